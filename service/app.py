@@ -1,0 +1,110 @@
+"""Wiring: the only module that knows every concrete class. Builds, runs and stops the service."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+
+import structlog
+
+from service.config import Settings
+from service.dialects import default_registry
+from service.errors import TransientError
+from service.kafka import clients
+from service.kafka.consumer import ConsumerLoop
+from service.kafka.relay import Relay
+from service.ops.http import HealthServer
+from service.pipeline.processor import Processor
+from service.store import db
+from service.store.migrate import migrate
+
+log = structlog.get_logger(__name__)
+
+
+async def prepare_database(settings: Settings, attempts: int = 30) -> None:
+    """Apply migrations, waiting for Postgres to come up."""
+    delay = settings.retry_initial_s
+    for attempt in range(1, attempts + 1):
+        try:
+            async with db.translated():
+                conn = await db.connect(settings.database_url.get_secret_value())
+                try:
+                    await migrate(conn)
+                finally:
+                    await conn.close()
+            return
+        except TransientError as exc:
+            if attempt == attempts:
+                raise
+            log.warning("database not reachable yet", error=str(exc), retry_in_s=delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, settings.retry_max_s)
+
+
+class App:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._stop = asyncio.Event()
+        self._loop: ConsumerLoop | None = None
+        self._relay: Relay | None = None
+        self.http: HealthServer | None = None
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _ready(self) -> tuple[bool, str]:
+        if self._loop is None or self._relay is None or not self._loop.ready:
+            return False, "starting"
+        if not self._relay.healthy:
+            return False, "outbox relay failing"
+        if time.monotonic() - self._loop.last_progress > 30:
+            return False, "consumer stalled (database unavailable?)"
+        return True, "ready"
+
+    async def run(self) -> None:
+        s = self.settings
+        await prepare_database(s)
+        if s.create_topics:
+            await clients.ensure_topics(s)
+        registry = default_registry(s.schema_dir)
+        pool = await db.create_pool(s.database_url.get_secret_value(), s.database_pool_size)
+        producer = clients.producer(s)
+        await producer.start()
+        consumer = clients.consumer(s)
+        self._relay = relay = Relay(s, pool, producer)
+        self._loop = loop = ConsumerLoop(s, consumer, pool, Processor(s, registry), relay)
+        consumer.subscribe([s.input_topic], listener=loop.listener())
+        await consumer.start()
+        self.http = HealthServer(s.http_host, s.http_port, self._ready)
+        await self.http.start()
+        log.info("service started", input_topic=s.input_topic, group=s.group_id, dialects=registry.names())
+        relay_task = asyncio.create_task(relay.run(), name="relay")
+        loop_task = asyncio.create_task(loop.run(), name="consumer")
+        stop_task = asyncio.create_task(self._stop.wait(), name="stop")
+        try:
+            done, _ = await asyncio.wait({relay_task, loop_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            for task in done - {stop_task}:
+                task.result()  # a crashed task is a crashed service
+        finally:
+            log.info("service stopping")
+            loop.stop()
+            await asyncio.wait({loop_task}, timeout=30)
+            relay.stop()
+            await asyncio.wait({relay_task}, timeout=5)
+            await relay.drain(timeout_s=10)
+            stop_task.cancel()
+            await consumer.stop()  # leaves the group: partitions move to the other replicas at once
+            await producer.stop()
+            await pool.close()
+            await self.http.stop()
+            log.info("service stopped")
+
+
+async def serve(settings: Settings) -> None:
+    """Run until SIGINT or SIGTERM."""
+    app = App(settings)
+    running = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        running.add_signal_handler(sig, app.stop)
+    await app.run()

@@ -1,0 +1,96 @@
+"""``contact-import``: run the service, the embedded dev stack, and the round-trip tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+
+from service.config import Settings
+from service.ops import logs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="contact-import", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="run the service with the settings from the environment")
+    dev = sub.add_parser("dev", help="start the embedded broker and Postgres (unless configured) and run")
+    dev.add_argument("--kafka-port", type=int, default=9092)
+    sub.add_parser("migrate", help="apply database migrations and exit")
+    sub.add_parser("topics", help="create the input, results and dead-letter topics and exit")
+    produce = sub.add_parser("produce", help="publish the events in FILE to the input topic")
+    produce.add_argument("file", type=Path, help="JSON array, JSON object or JSON lines; '-' for stdin")
+    produce.add_argument("--dialect", help="send each item as this dialect's data (a 'dialect' header)")
+    produce.add_argument("--topic", help="topic (default: the input topic)")
+    results = sub.add_parser("results", help="print outcome events from the results topic as JSON lines")
+    results.add_argument("--topic", help="topic (default: the results topic)")
+    results.add_argument("--idle", type=float, default=5.0, help="stop after this many idle seconds")
+    results.add_argument("--max", type=int, default=0, help="stop after this many outcomes (0: no limit)")
+    results.add_argument("--full", action="store_true", help="print the whole CloudEvent, not only its data")
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    logs.setup(settings.log_level)
+    if args.command == "run":
+        from service.app import serve
+
+        asyncio.run(serve(settings))
+    elif args.command == "dev":
+        _dev(settings, args.kafka_port)
+    elif args.command == "migrate":
+        from service.app import prepare_database
+
+        asyncio.run(prepare_database(settings))
+    elif args.command == "topics":
+        from service.kafka.clients import ensure_topics
+
+        asyncio.run(ensure_topics(settings))
+    elif args.command == "produce":
+        from service.ops.tools import produce_file
+
+        count = asyncio.run(produce_file(settings, args.file, args.dialect, args.topic))
+        print(f"published {count} event(s)", file=sys.stderr)
+    elif args.command == "results":
+        from service.ops.tools import read_results
+
+        asyncio.run(read_results(settings, args.topic, args.idle, args.max, args.full))
+    return 0
+
+
+def _dev(settings: Settings, kafka_port: int) -> None:
+    """Embedded broker and Postgres for whatever the environment does not configure."""
+    from service.app import serve
+    from service.ops.embedded import Broker, Database
+
+    state = settings.state_dir.resolve()
+    overrides: dict[str, Any] = {}
+    broker = database = None
+    if "CIS_KAFKA_BOOTSTRAP" not in os.environ:
+        broker = Broker(kafka_port, state / "broker.log")
+        broker.start()
+        overrides.update(kafka_bootstrap=broker.bootstrap, kafka_idempotent_producer=False)
+        print(f"embedded broker on {broker.bootstrap} (memory storage)", file=sys.stderr)
+    if "CIS_DATABASE_URL" not in os.environ:
+        database = Database(state / "pg")
+        overrides["database_url"] = SecretStr(database.start())
+        print(f"embedded Postgres in {database.path}", file=sys.stderr)
+    try:
+        asyncio.run(serve(settings.model_copy(update=overrides)))
+    finally:
+        if broker:
+            broker.stop()
+        if database:
+            database.stop()
+
+
+def _entry() -> None:  # pragma: no cover
+    raise SystemExit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    _entry()

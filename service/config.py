@@ -1,0 +1,87 @@
+"""Settings, read once from the environment (prefix ``CIS_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service. Environment variables are ``CIS_<FIELD>`` (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix="CIS_", extra="ignore")
+
+    # Kafka
+    kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_certfile: Path | None = None
+    kafka_ssl_keyfile: Path | None = None
+    kafka_idempotent_producer: bool = Field(
+        True, description="Idempotent producer; turn off for brokers without InitProducerId (tansu)."
+    )
+    group_id: str = Field("contact-import", description="Consumer group id.")
+    input_topic: str = Field("contact-imports", description="Topic the import events are read from.")
+    results_topic: str = Field("contact-import-results", description="Topic the outcome events go to.")
+    dead_letter_topic: str = Field("contact-imports-dlq", description="Topic undecodable messages go to.")
+    topic_partitions: int = Field(6, description="Partitions when the service creates its topics.")
+    create_topics: bool = Field(True, description="Create missing topics at start-up.")
+
+    # Postgres
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"), description="PostgreSQL DSN."
+    )
+    database_pool_size: int = Field(4, description="Connections in the pool.")
+
+    # Pipeline
+    batch_max_records: int = Field(2000, description="Most messages taken from Kafka for one transaction.")
+    batch_max_wait_ms: int = Field(50, description="Longest wait for a batch to fill.")
+    max_message_bytes: int = Field(1_048_576, description="Messages larger than this are dead-lettered.")
+    max_records_per_event: int = Field(10_000, description="Most records one event may carry.")
+    event_id_retention_hours: float = Field(
+        168.0, description="How long processed event ids (and their outcomes) are remembered."
+    )
+    retry_initial_s: float = Field(0.2, description="First back-off after a transient failure.")
+    retry_max_s: float = Field(10.0, description="Longest back-off after a transient failure.")
+    relay_batch: int = Field(5000, description="Most outbox rows relayed per round.")
+    relay_idle_ms: int = Field(200, description="Outbox poll interval when nothing was signalled.")
+
+    # HTTP (metrics and health)
+    http_host: str = Field("0.0.0.0", description="Address of the metrics and health endpoint.")
+    http_port: int = Field(8080, description="Port of /metrics, /healthz and /readyz.")
+
+    # Misc
+    log_level: str = Field("INFO", description="Log level.")
+    schema_dir: Path = Field(REPO_SCHEMAS, description="Folder holding the dialects' JSON Schemas.")
+    state_dir: Path = Field(Path(".state"), description="Folder for the embedded broker and database.")
+    failpoint: str | None = Field(None, description="Test only: exit hard (os._exit) at this named point.")
+
+    def kafka_common(self) -> dict[str, object]:
+        """Connection arguments shared by every aiokafka client."""
+        args: dict[str, object] = {
+            "bootstrap_servers": self.kafka_bootstrap,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_sasl_mechanism:
+            args["sasl_mechanism"] = self.kafka_sasl_mechanism
+            args["sasl_plain_username"] = self.kafka_sasl_username
+            args["sasl_plain_password"] = (
+                self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None
+            )
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            from aiokafka.helpers import create_ssl_context
+
+            args["ssl_context"] = create_ssl_context(
+                cafile=str(self.kafka_ssl_cafile) if self.kafka_ssl_cafile else None,
+                certfile=str(self.kafka_ssl_certfile) if self.kafka_ssl_certfile else None,
+                keyfile=str(self.kafka_ssl_keyfile) if self.kafka_ssl_keyfile else None,
+            )
+        return args

@@ -1,0 +1,13 @@
+"""Dialect plug-ins: one module, one JSON Schema and one registry entry each."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from service.dialects.contact_v1 import ContactV1
+from service.dialects.registry import Registry
+
+
+def default_registry(schema_dir: Path) -> Registry:
+    """Every dialect the service speaks."""
+    return Registry([ContactV1(schema_dir)])

@@ -1,0 +1,43 @@
+"""What a dialect plug-in provides: parse an envelope into records, render the native response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from service.errors import ErrorDetail
+from service.model.contact import ContactRecord
+from service.model.outcome import Outcome
+from service.pipeline.envelope import Envelope
+
+
+@dataclass(slots=True)
+class Rejected:
+    """A record the dialect could not turn into a :class:`ContactRecord`."""
+
+    errors: list[ErrorDetail]
+    tenant: str | None = None
+    campaign: str | None = None
+    user_data: str | None = None
+
+
+@dataclass(slots=True)
+class Parsed:
+    """One input record: either ready for the store or rejected, with warnings either way."""
+
+    record: ContactRecord | Rejected
+    warnings: list[ErrorDetail] = field(default_factory=list)
+
+
+class Dialect(Protocol):
+    name: str
+    aliases: tuple[str, ...]
+    accepts_text: bool
+
+    def parse(self, envelope: Envelope) -> list[Parsed]:
+        """Every record of the event, in order; never raises for bad input."""
+        ...
+
+    def native(self, outcome: Outcome) -> Any:
+        """The vendor-shaped response for one outcome (``None`` when the dialect has none)."""
+        ...

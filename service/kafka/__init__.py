@@ -1,0 +1,1 @@
+"""Kafka edges: client factories, topic admin, the consumer loop and the outbox relay."""

@@ -1,0 +1,209 @@
+"""The consumer loop: fetch a batch, commit its effects and offsets to Postgres, repeat.
+
+Offsets live in Postgres (see ``store/offsets.py``); Kafka's own committed offsets are written
+afterwards only so that lag tooling can see them. On every assignment each partition is sought to
+the offset stored in Postgres. Any rebalance abandons the batch in flight: its partitions are
+re-read from the stored offsets, so nothing is skipped and nothing is applied twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+
+from service import metrics
+from service.config import Settings
+from service.errors import FencedError, TransientError
+from service.kafka.relay import Relay
+from service.pipeline.processor import Processor
+from service.store import offsets
+from service.store.db import translated
+
+log = structlog.get_logger(__name__)
+
+
+class _Listener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, loop: ConsumerLoop) -> None:
+        self._loop = loop
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._loop.revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        await self._loop.assigned(assigned)
+
+
+class ConsumerLoop:
+    def __init__(
+        self,
+        settings: Settings,
+        consumer: AIOKafkaConsumer,
+        pool: asyncpg.Pool,
+        processor: Processor,
+        relay: Relay,
+    ) -> None:
+        self._s = settings
+        self._consumer = consumer
+        self._pool = pool
+        self._processor = processor
+        self._relay = relay
+        self._lock = asyncio.Lock()
+        self._expected: dict[TopicPartition, int | None] = {}
+        self._generation = 0
+        self._stopping = asyncio.Event()
+        self.ready = False
+        self.last_progress = time.monotonic()
+
+    def listener(self) -> ConsumerRebalanceListener:
+        return _Listener(self)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    # -- rebalance callbacks -------------------------------------------------------------------
+    async def revoked(self, revoked: list[TopicPartition]) -> None:
+        async with self._lock:  # wait for the transaction in flight, if any
+            self._generation += 1
+            for tp in revoked:
+                self._expected.pop(tp, None)
+                with contextlib.suppress(KeyError):
+                    metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
+        if revoked:
+            log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))
+
+    async def assigned(self, assigned: list[TopicPartition]) -> None:
+        async with self._lock:
+            self._generation += 1
+            await self._seek_to_stored(list(assigned))
+            self.ready = True
+        log.info("partitions assigned", partitions=sorted(tp.partition for tp in assigned))
+
+    async def _seek_to_stored(self, tps: list[TopicPartition]) -> None:
+        """Seek each partition to its offset in Postgres (retrying while Postgres is down)."""
+        if not tps:
+            return
+        by_topic: dict[str, list[TopicPartition]] = {}
+        for tp in tps:
+            by_topic.setdefault(tp.topic, []).append(tp)
+        delay = self._s.retry_initial_s
+        while True:
+            try:
+                async with translated(), self._pool.acquire() as conn:
+                    stored = {
+                        TopicPartition(topic, p): o
+                        for topic, group in by_topic.items()
+                        for p, o in (
+                            await offsets.stored(conn, self._s.group_id, topic, [tp.partition for tp in group])
+                        ).items()
+                    }
+                break
+            except TransientError as exc:
+                if self._stopping.is_set():
+                    raise
+                metrics.DB_ERRORS.inc()
+                log.warning("cannot read stored offsets, retrying", error=str(exc), retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._s.retry_max_s)
+        ends = await self._consumer.end_offsets(tps)
+        for tp in tps:
+            offset = stored.get(tp)
+            self._expected[tp] = offset
+            if offset is None:
+                continue  # never stored: Kafka's committed offset, else the log's beginning
+            if offset > ends[tp]:
+                log.warning(
+                    "stored offset is beyond the log end (topic recreated?); restarting from the beginning",
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    stored_offset=offset,
+                    log_end=ends[tp],
+                )
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, offset)
+
+    # -- the loop ------------------------------------------------------------------------------
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            batch = await self._consumer.getmany(
+                timeout_ms=self._s.batch_max_wait_ms, max_records=self._s.batch_max_records
+            )
+            self.last_progress = time.monotonic()
+            if batch:
+                await self._handle(batch)
+            self._update_lag()
+
+    async def _handle(self, batch: dict[TopicPartition, list]) -> None:  # type: ignore[type-arg]
+        t0 = time.perf_counter()
+        generation = self._generation
+        messages = [m for ms in batch.values() for m in ms]
+        prepared, dead = self._processor.prepare(messages)
+        delay = self._s.retry_initial_s
+        while True:
+            async with self._lock:
+                if generation != self._generation:
+                    log.info("rebalance during batch; abandoned, partitions re-read", messages=len(messages))
+                    return
+                moves = {
+                    (tp.topic, tp.partition): (self._expected.get(tp), ms[-1].offset + 1) for tp, ms in batch.items()
+                }
+                try:
+                    async with translated(), self._pool.acquire() as conn:
+                        result = await self._processor.commit(conn, prepared, dead, moves)
+                except FencedError as exc:
+                    metrics.FENCED.inc()
+                    log.warning("batch fenced; re-reading stored offsets", error=str(exc))
+                    self._generation += 1
+                    await self._seek_to_stored(list(batch))
+                    return
+                except TransientError as exc:
+                    metrics.DB_ERRORS.inc()
+                    log.warning("batch failed on a transient error, retrying", error=str(exc), retry_in_s=delay)
+                else:
+                    for tp, ms in batch.items():
+                        self._expected[tp] = ms[-1].offset + 1
+                    break
+            if self._stopping.is_set():
+                log.info("stopping with a batch not committed; it will be re-read", messages=len(messages))
+                return
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self._s.retry_max_s)
+        self._relay.wake()
+        elapsed = time.perf_counter() - t0
+        metrics.MESSAGES_CONSUMED.inc(len(messages))
+        metrics.BATCH_SIZE.observe(len(messages))
+        metrics.BATCH_SECONDS.observe(elapsed)
+        log.info(
+            "batch committed",
+            messages=len(messages),
+            records=result.records,
+            dead_letters=result.dead_letters,
+            replayed=result.replayed,
+            statuses={f"{d}:{s}": n for (d, s), n in result.statuses.items()},
+            duration_ms=round(elapsed * 1000, 1),
+        )
+        await self._commit_kafka({tp: ms[-1].offset + 1 for tp, ms in batch.items()})
+
+    async def _commit_kafka(self, positions: dict[TopicPartition, int]) -> None:
+        """Mirror the stored offsets to Kafka for lag tooling; Postgres stays the truth."""
+        owned = self._consumer.assignment()
+        mine = {tp: o for tp, o in positions.items() if tp in owned}
+        if not mine:
+            return
+        try:
+            await self._consumer.commit(mine)
+        except KafkaError as exc:
+            log.info("kafka offset commit skipped", error=type(exc).__name__)
+
+    def _update_lag(self) -> None:
+        for tp in self._consumer.assignment():
+            high = self._consumer.highwater(tp)
+            pos = self._expected.get(tp)
+            if high is not None and pos is not None:
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - pos))

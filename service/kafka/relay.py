@@ -1,0 +1,100 @@
+"""Relay the outbox to Kafka: at-least-once, in outbox order, one relaying replica at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from service import failpoints, metrics
+from service.config import Settings
+from service.errors import TransientError
+from service.store import events, outbox
+from service.store.db import translated
+
+log = structlog.get_logger(__name__)
+_RELAY_LOCK = 0x43495301
+
+
+class Relay:
+    def __init__(self, settings: Settings, pool: asyncpg.Pool, producer: AIOKafkaProducer) -> None:
+        self._s = settings
+        self._pool = pool
+        self._producer = producer
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self.healthy = True
+        self._last_expire = 0.0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        delay = self._s.retry_initial_s
+        while not self._stopping:
+            try:
+                sent = await self.flush_once()
+                self.healthy = True
+                delay = self._s.retry_initial_s
+                await self._expire()
+            except (TransientError, KafkaError) as exc:
+                self.healthy = False
+                metrics.PUBLISH_ERRORS.inc()
+                log.warning("relay round failed, retrying", error=type(exc).__name__, retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._s.retry_max_s)
+                continue
+            if sent < self._s.relay_batch:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._s.relay_idle_ms / 1000)
+
+    async def flush_once(self) -> int:
+        """Publish one round of pending messages; returns how many were published."""
+        async with translated(), self._pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+                return 0  # another replica is relaying
+            pending = await outbox.take(conn, self._s.relay_batch)
+            if not pending:
+                metrics.OUTBOX_PENDING.set(0)
+                return 0
+            metrics.OUTBOX_PENDING.set(len(pending))
+            futures = [await self._producer.send(p.topic, p.payload, key=p.key, headers=p.headers) for p in pending]
+            await asyncio.gather(*futures)
+            failpoints.hit(failpoints.AFTER_PUBLISH)
+            await outbox.mark_published(conn, [p.seq for p in pending])
+        for p in pending:
+            metrics.OUTBOX_PUBLISHED.labels(p.topic).inc()
+        metrics.OUTBOX_PENDING.set(0)
+        return len(pending)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Publish everything pending (used on shutdown)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if await self.flush_once() == 0:
+                    return
+            except (TransientError, KafkaError) as exc:
+                log.warning("outbox drain failed", error=type(exc).__name__)
+                return
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def _expire(self) -> None:
+        now = time.monotonic()
+        if now - self._last_expire < 60:
+            return
+        self._last_expire = now
+        async with translated(), self._pool.acquire() as conn:
+            e = await events.expire(conn, self._s.event_id_retention_hours)
+            o = await outbox.expire(conn, self._s.event_id_retention_hours)
+        if e or o:
+            log.info("retention expired rows", event_ids=e, outbox_rows=o)

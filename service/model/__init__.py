@@ -1,0 +1,1 @@
+"""The canonical model every dialect maps onto, and the outcome every record gets."""

@@ -1,0 +1,1 @@
+"""Operations: JSON logs, the metrics and health endpoint, the embedded dev stack."""

@@ -1,0 +1,1 @@
+"""The batch pipeline: decode envelopes, parse records through dialects, apply, build outcomes."""

@@ -1,0 +1,108 @@
+"""Turn one Kafka message into an :class:`Envelope`, or say why it cannot be read.
+
+Three ways to name the dialect: CloudEvents structured mode (the JSON value holds ``specversion``,
+``type``, ``id``, ``source`` and ``data``), CloudEvents binary mode (``ce_type``, ``ce_id``,
+``ce_source`` headers, the value is the data) or a plain ``dialect`` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from service.errors import UndecodableMessage
+
+TOO_LARGE = "too_large"
+NOT_JSON = "not_json"
+BAD_ENVELOPE = "bad_envelope"
+UNKNOWN_DIALECT = "unknown_dialect"
+
+
+@dataclass(slots=True)
+class Envelope:
+    event_id: str
+    event_source: str
+    dialect: str
+    data: Any
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int
+    key: bytes | None
+
+
+def _headers(raw: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in raw or ():
+        try:
+            out[name.lower()] = value.decode("utf-8") if value is not None else ""
+        except UnicodeDecodeError as exc:
+            raise UndecodableMessage(BAD_ENVELOPE, f"header {name!r} is not UTF-8") from exc
+    return out
+
+
+def _body(value: bytes, accepts_text: bool) -> Any:
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        if accepts_text:
+            try:
+                return value.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+        raise UndecodableMessage(NOT_JSON, f"value is not JSON: {exc.msg}") from exc
+
+
+def decode(
+    *,
+    value: bytes | None,
+    headers: Sequence[tuple[str, bytes]] | None,
+    topic: str,
+    partition: int,
+    offset: int,
+    timestamp_ms: int,
+    key: bytes | None,
+    max_bytes: int,
+    resolve: Callable[[str], str | None],
+    accepts_text: Callable[[str], bool],
+) -> Envelope:
+    """Decode a message. ``resolve`` maps a type or dialect name to a registered dialect name."""
+    if value is None:
+        raise UndecodableMessage(BAD_ENVELOPE, "message has no value")
+    if len(value) > max_bytes:
+        raise UndecodableMessage(TOO_LARGE, f"message is {len(value)} bytes, the limit is {max_bytes}")
+    hdrs = _headers(headers)
+    fallback_id = f"{topic}/{partition}/{offset}"
+
+    if "ce_type" in hdrs or "dialect" in hdrs:
+        named = hdrs.get("ce_type") or hdrs["dialect"]
+        dialect = _resolve(named, resolve)
+        data = _body(value, accepts_text(dialect))
+        event_id = hdrs.get("ce_id") or hdrs.get("event-id") or fallback_id
+        source = hdrs.get("ce_source") or hdrs.get("event-source") or topic
+    else:
+        doc = _body(value, False)
+        if not isinstance(doc, dict):
+            raise UndecodableMessage(BAD_ENVELOPE, "value is not a CloudEvents object and no dialect header")
+        missing = [f for f in ("specversion", "type", "id", "source") if not isinstance(doc.get(f), str)]
+        if missing:
+            raise UndecodableMessage(BAD_ENVELOPE, f"CloudEvents attribute(s) missing: {', '.join(missing)}")
+        if "data" not in doc:
+            raise UndecodableMessage(BAD_ENVELOPE, "CloudEvents event has no data")
+        dialect = _resolve(doc["type"], resolve)
+        data = doc["data"]
+        event_id, source = doc["id"], doc["source"]
+
+    if not event_id or len(event_id) > 256 or len(source) > 256:
+        raise UndecodableMessage(BAD_ENVELOPE, "event id or source empty or longer than 256 characters")
+    return Envelope(event_id, source, dialect, data, topic, partition, offset, timestamp_ms, key)
+
+
+def _resolve(named: str, resolve: Callable[[str], str | None]) -> str:
+    dialect = resolve(named)
+    if dialect is None:
+        raise UndecodableMessage(UNKNOWN_DIALECT, f"no dialect is registered for {named[:100]!r}")
+    return dialect

@@ -1,0 +1,104 @@
+"""Build outcome and dead-letter messages for the outbox."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from service.dialects.base import Dialect, Parsed, Rejected
+from service.errors import UndecodableMessage
+from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
+from service.pipeline.envelope import Envelope
+from service.store.contacts import Applied
+from service.store.outbox import OutMessage
+
+RESULT_TYPE = "contact-import.outcome.v1"
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _received(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def build(
+    dialect: Dialect, env: Envelope, index: int, parsed: Parsed, applied: Applied | None, processed_at: str
+) -> Outcome:
+    rec = parsed.record
+    common: dict[str, Any] = {
+        "outcome_id": outcome_id(f"{env.event_source}\x1f{env.event_id}", index),
+        "event_id": env.event_id,
+        "record_index": index,
+        "dialect": env.dialect,
+        "warnings": [ErrorModel.of(w) for w in parsed.warnings],
+        "source": Source(topic=env.topic, partition=env.partition, offset=env.offset),
+        "received_at": _received(env.timestamp_ms),
+        "processed_at": processed_at,
+    }
+    if isinstance(rec, Rejected):
+        out = Outcome(
+            tenant=rec.tenant,
+            campaign=rec.campaign,
+            user_data=rec.user_data,
+            status=Status.FAILED,
+            errors=[ErrorModel.of(e) for e in rec.errors],
+            **common,
+        )
+    else:
+        assert applied is not None
+        out = Outcome(
+            tenant=rec.tenant,
+            campaign=rec.campaign,
+            user_data=rec.contact.user_data,
+            status=applied.status,
+            contact=applied.contact,
+            dial_list=applied.dial_list,
+            version=applied.version,
+            dry_run=rec.policy.dry_run,
+            **common,
+        )
+    out.native = dialect.native(out)
+    return out
+
+
+def to_message(out: Outcome, topic: str, env: Envelope) -> OutMessage:
+    """The results-topic message: a structured CloudEvent keyed by UserData."""
+    event = {
+        "specversion": "1.0",
+        "id": out.outcome_id,
+        "source": "contact-import",
+        "type": RESULT_TYPE,
+        "subject": out.user_data,
+        "time": out.processed_at,
+        "datacontenttype": "application/json",
+        "data": out.model_dump(mode="json", exclude_none=True),
+    }
+    key = (out.user_data or env.event_id).encode()
+    headers = [("ce_type", RESULT_TYPE), ("outcome_status", out.status.value)]
+    return OutMessage(topic, key, orjson.dumps(event), headers, env.event_source, env.event_id)
+
+
+def dead_letter(
+    topic: str,
+    err: UndecodableMessage,
+    *,
+    value: bytes | None,
+    key: bytes | None,
+    headers: list[tuple[str, bytes]],
+    origin: tuple[str, int, int],
+) -> OutMessage:
+    """The original message, unchanged, with why and where from in headers."""
+    hdrs = [(k, v.decode("utf-8", "replace")) for k, v in headers if not k.startswith("dlq_")]
+    hdrs += [
+        ("dlq_reason", err.reason),
+        ("dlq_message", err.message[:500]),
+        ("dlq_origin_topic", origin[0]),
+        ("dlq_origin_partition", str(origin[1])),
+        ("dlq_origin_offset", str(origin[2])),
+        ("dlq_time", now_iso()),
+    ]
+    return OutMessage(topic, key, value or b"", hdrs, reason=err.reason)

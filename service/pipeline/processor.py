@@ -1,0 +1,182 @@
+"""One batch of Kafka messages, start to finish, in one database transaction.
+
+decode → parse (dialect) → [fence offsets → claim event ids → apply records → outbox] → commit.
+Everything before the transaction is pure, so a retried batch repeats no side effect.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import asyncpg
+import structlog
+
+from service import failpoints, metrics
+from service.config import Settings
+from service.dialects.base import Parsed, Rejected
+from service.dialects.registry import Registry
+from service.errors import ErrorDetail, UndecodableMessage
+from service.model.contact import ContactRecord
+from service.pipeline import outcomes
+from service.pipeline.envelope import decode
+from service.store import contacts, events, offsets, outbox
+from service.store.db import translated
+
+log = structlog.get_logger(__name__)
+
+
+class Message(Protocol):
+    """The fields of an aiokafka ``ConsumerRecord`` the pipeline reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass(slots=True)
+class _Event:
+    envelope: Any
+    parsed: list[Parsed]
+
+
+@dataclass(slots=True)
+class BatchResult:
+    messages: int = 0
+    records: int = 0
+    dead_letters: int = 0
+    replayed: int = 0
+    statuses: dict[tuple[str, str], int] = field(default_factory=dict)
+    dead_reasons: list[str] = field(default_factory=list)
+
+    def count(self) -> None:
+        """Add a committed batch to the metrics (never a rolled-back one)."""
+        for (dialect, status), n in self.statuses.items():
+            metrics.RECORDS.labels(dialect, status).inc(n)
+        for reason in self.dead_reasons:
+            metrics.DEAD_LETTERS.labels(reason).inc()
+        if self.replayed:
+            metrics.EVENTS_REPLAYED.inc(self.replayed)
+
+
+class Processor:
+    def __init__(self, settings: Settings, registry: Registry) -> None:
+        self._s = settings
+        self._registry = registry
+
+    def prepare(self, messages: Sequence[Message]) -> tuple[list[_Event], list[outbox.OutMessage]]:
+        """Decode and parse; pure, no I/O."""
+        prepared: list[_Event] = []
+        dead: list[outbox.OutMessage] = []
+        for m in messages:
+            try:
+                env = decode(
+                    value=m.value,
+                    headers=m.headers,
+                    topic=m.topic,
+                    partition=m.partition,
+                    offset=m.offset,
+                    timestamp_ms=m.timestamp,
+                    key=m.key,
+                    max_bytes=self._s.max_message_bytes,
+                    resolve=self._registry.resolve,
+                    accepts_text=self._registry.accepts_text,
+                )
+            except UndecodableMessage as err:
+                dead.append(
+                    outcomes.dead_letter(
+                        self._s.dead_letter_topic,
+                        err,
+                        value=m.value,
+                        key=m.key,
+                        headers=list(m.headers or ()),
+                        origin=(m.topic, m.partition, m.offset),
+                    )
+                )
+                log.warning(
+                    "message dead-lettered",
+                    reason=err.reason,
+                    detail=err.message,
+                    topic=m.topic,
+                    partition=m.partition,
+                    offset=m.offset,
+                )
+                continue
+            parsed = self._parse(env)
+            prepared.append(_Event(env, parsed))
+        return prepared, dead
+
+    def _parse(self, env: Any) -> list[Parsed]:
+        dialect = self._registry.get(env.dialect)
+        try:
+            parsed = dialect.parse(env)
+        except Exception as exc:  # a dialect bug must not stop the stream: fail the event's records
+            log.exception("dialect raised", dialect=env.dialect, event_id=env.event_id)
+            err = ErrorDetail("internal.dialect_error", "/", f"{type(exc).__name__} while parsing")
+            parsed = [Parsed(Rejected([err]))]
+        if len(parsed) > self._s.max_records_per_event:
+            err = ErrorDetail(
+                "event.too_many_records", "/", f"at most {self._s.max_records_per_event} records per event"
+            )
+            parsed = [Parsed(Rejected([err]))]
+        return parsed or [Parsed(Rejected([ErrorDetail("event.empty", "/", "the event holds no record")]))]
+
+    async def commit(
+        self,
+        conn: asyncpg.Connection,
+        prepared: list[_Event],
+        dead: list[outbox.OutMessage],
+        moves: dict[tuple[str, int], tuple[int | None, int]],
+    ) -> BatchResult:
+        """Apply a prepared batch and move the offsets, atomically."""
+        result = BatchResult(dead_letters=len(dead), dead_reasons=[d.reason for d in dead])
+        t0 = time.perf_counter()
+        async with translated(), conn.transaction():
+            by_topic: dict[str, dict[int, tuple[int | None, int]]] = {}
+            for (topic, part), move in moves.items():
+                by_topic.setdefault(topic, {})[part] = move
+            for topic, parts in by_topic.items():
+                await offsets.advance(conn, self._s.group_id, topic, parts)
+
+            keys = [(e.envelope.event_source, e.envelope.event_id) for e in prepared]
+            new = await events.claim(
+                conn,
+                [(*k, e.envelope.dialect, len(e.parsed)) for k, e in zip(keys, prepared, strict=True)],
+            )
+            fresh: list[_Event] = []
+            replays: list[tuple[str, str]] = []
+            for k, e in zip(keys, prepared, strict=True):
+                if k in new:
+                    new.discard(k)  # a second copy of the same event in this batch is a replay
+                    fresh.append(e)
+                else:
+                    replays.append(k)
+
+            records = [p.record for e in fresh for p in e.parsed if isinstance(p.record, ContactRecord)]
+            applied = iter(await contacts.apply(conn, records))
+            processed_at = outcomes.now_iso()
+            out: list[outbox.OutMessage] = []
+            for e in fresh:
+                dialect = self._registry.get(e.envelope.dialect)
+                for i, p in enumerate(e.parsed):
+                    a = next(applied) if isinstance(p.record, ContactRecord) else None
+                    o = outcomes.build(dialect, e.envelope, i, p, a, processed_at)
+                    tally = (e.envelope.dialect, o.status.value)
+                    result.statuses[tally] = result.statuses.get(tally, 0) + 1
+                    out.append(outcomes.to_message(o, self._s.results_topic, e.envelope))
+            await outbox.add(conn, out + dead)
+            result.replayed = len(replays)
+            if replays:
+                await outbox.replay(conn, self._s.results_topic, replays)
+            result.records = len(out)
+            failpoints.hit(failpoints.BEFORE_DB_COMMIT)
+        metrics.DB_TX_SECONDS.observe(time.perf_counter() - t0)
+        result.count()
+        failpoints.hit(failpoints.AFTER_DB_COMMIT)
+        return result

@@ -1,0 +1,81 @@
+"""JSON Schema and pydantic validation, reported as :class:`ErrorDetail` lists with JSON-pointer paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import orjson
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError as SchemaError
+from pydantic import ValidationError
+
+from service.errors import ErrorDetail
+
+_CODES = {
+    "required": "missing",
+    "type": "wrong_type",
+    "maxLength": "too_long",
+    "minLength": "too_short",
+    "pattern": "bad_format",
+    "enum": "not_allowed",
+    "const": "not_allowed",
+    "additionalProperties": "unknown_field",
+    "maxItems": "too_many",
+    "minItems": "too_few",
+    "maximum": "out_of_range",
+    "minimum": "out_of_range",
+    "maxProperties": "too_many",
+    "anyOf": "invalid",
+    "oneOf": "invalid",
+}
+
+
+def pointer(parts: Iterable[Any]) -> str:
+    """A JSON pointer (RFC 6901) for a path of keys and indexes."""
+    out = "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return out or "/"
+
+
+@cache
+def load_validator(schema_dir: Path, name: str) -> Draft202012Validator:
+    """Load and check a schema once; the compiled validator is reused for every record."""
+    schema = orjson.loads((schema_dir / f"{name}.json").read_bytes())
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def definition(validator: Draft202012Validator, name: str) -> Draft202012Validator:
+    """A validator for one ``$defs`` entry of a loaded schema (its ``$ref``s still resolve)."""
+    schema = validator.schema
+    return Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": schema["$defs"]})
+
+
+def _detail(err: SchemaError, base: tuple[Any, ...]) -> ErrorDetail:
+    path = [*base, *err.absolute_path]
+    if err.validator == "required" and isinstance(err.message, str):
+        # "'name' is a required property": point at the missing property itself
+        missing = err.message.split("'")[1] if err.message.startswith("'") else ""
+        if missing:
+            path.append(missing)
+    if err.validator == "additionalProperties":
+        extra = err.message.split("'")[1] if "'" in err.message else ""
+        if extra:
+            path.append(extra)
+    code = _CODES.get(str(err.validator), "invalid")
+    return ErrorDetail(f"schema.{code}", pointer(path), err.message[:300])
+
+
+def schema_errors(validator: Draft202012Validator, instance: Any, base: tuple[Any, ...] = ()) -> list[ErrorDetail]:
+    """Every schema violation of ``instance``, best first; empty when valid."""
+    if validator.is_valid(instance):
+        return []
+    errors = sorted(validator.iter_errors(instance), key=lambda e: list(map(str, e.absolute_path)))
+    return [_detail(e, base) for e in errors]
+
+
+def model_errors(exc: ValidationError, base: tuple[Any, ...] = ()) -> list[ErrorDetail]:
+    """pydantic errors in the same shape as schema errors."""
+    return [ErrorDetail(f"model.{e['type']}", pointer([*base, *e["loc"]]), e["msg"][:300]) for e in exc.errors()]

@@ -1,0 +1,1 @@
+"""PostgreSQL: migrations, the transactional batch writer, offsets, event ids and the outbox."""

@@ -1,0 +1,57 @@
+"""Connection pool and the one place asyncpg/OS errors are translated into service errors."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import asyncpg
+import orjson
+
+from service.errors import TransientError
+
+# Errors that mean "Postgres is not reachable right now", not "this batch is wrong".
+_TRANSIENT = (
+    OSError,
+    ConnectionError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    TimeoutError,
+)
+
+
+async def create_pool(dsn: str, size: int) -> asyncpg.Pool:
+    """A pool that may start while Postgres is still down: connections are made lazily."""
+    return await asyncpg.create_pool(dsn, min_size=0, max_size=size, command_timeout=60, init=_init)
+
+
+@asynccontextmanager
+async def translated() -> AsyncIterator[None]:
+    """Turn connection-level failures into :class:`TransientError` at the boundary."""
+    try:
+        yield
+    except _TRANSIENT as exc:
+        raise TransientError(f"database unavailable: {type(exc).__name__}") from exc
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate and exc.sqlstate[:2] in {"08", "53", "57", "40"}:
+            raise TransientError(f"database unavailable: {exc.sqlstate}") from exc
+        raise
+
+
+async def _init(conn: asyncpg.Connection) -> None:
+    for typ in ("jsonb", "json"):
+        await conn.set_type_codec(
+            typ, encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
+        )
+
+
+async def connect(dsn: str) -> asyncpg.Connection:
+    """One connection with the service's codecs (CLI tools and tests)."""
+    conn = await asyncpg.connect(dsn)
+    await _init(conn)
+    return conn
