@@ -1,0 +1,105 @@
+"""Session-wide real infrastructure: one tansu broker and one PostgreSQL, a fresh database per test."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from pydantic import SecretStr
+
+from service.config import Settings
+from service.ops.embedded import Broker, Database, free_port
+from service.store import db as store_db
+from service.store.migrate import migrate
+from tests.support import ServiceProcess
+
+
+class Infra:
+    def __init__(self, broker: Broker, database: Database) -> None:
+        self.broker = broker
+        self.database = database
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    """A real Kafka-protocol broker and a real Postgres; failing to start them fails the tests."""
+    base = tmp_path_factory.mktemp("infra")
+    broker = Broker(free_port(), base / "broker.log")
+    broker.start()
+    database = Database(base / "pg")
+    database.start()
+    try:
+        yield Infra(broker, database)
+    finally:
+        broker.stop()
+        database.stop()
+
+
+@pytest.fixture
+def dsn(infra: Infra) -> str:
+    """A fresh, migrated database for this test."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+
+    async def create() -> None:
+        admin = await asyncpg.connect(infra.database.dsn())
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await admin.close()
+        conn = await store_db.connect(infra.database.dsn(name))
+        try:
+            await migrate(conn)
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return infra.database.dsn(name)
+
+
+@pytest.fixture
+def settings(infra: Infra, dsn: str) -> Settings:
+    """Settings for one test: its own topics, group and database."""
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        kafka_bootstrap=infra.broker.bootstrap,
+        kafka_idempotent_producer=False,
+        group_id=f"g-{tag}",
+        input_topic=f"in-{tag}",
+        results_topic=f"out-{tag}",
+        dead_letter_topic=f"dlq-{tag}",
+        topic_partitions=3,
+        database_url=SecretStr(dsn),
+        http_host="127.0.0.1",
+        http_port=0,
+        retry_initial_s=0.1,
+        retry_max_s=1.0,
+        relay_idle_ms=50,
+    )
+
+
+@pytest.fixture
+async def conn(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    c = await store_db.connect(dsn)
+    try:
+        yield c
+    finally:
+        await c.close()
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[object]:
+    """Start service processes; every one still running is killed at the end of the test."""
+    started: list[ServiceProcess] = []
+
+    def _spawn(settings: Settings, name: str = "svc", **env: str) -> ServiceProcess:
+        p = ServiceProcess(settings, tmp_path / f"{name}.log", **env).start()
+        started.append(p)
+        return p
+
+    yield _spawn
+    for p in started:
+        p.kill()
