@@ -23,6 +23,7 @@ from service.model.contact import ContactRecord
 from service.pipeline import outcomes
 from service.pipeline.envelope import decode
 from service.store import contacts, events, offsets, outbox
+from service.store.contacts import Applied
 from service.store.db import translated
 
 log = structlog.get_logger(__name__)
@@ -134,9 +135,33 @@ class Processor:
         dead: list[outbox.OutMessage],
         moves: dict[tuple[str, int], tuple[int | None, int]],
     ) -> BatchResult:
-        """Apply a prepared batch and move the offsets, atomically."""
-        result = BatchResult(dead_letters=len(dead), dead_reasons=[d.reason for d in dead])
+        """Apply a prepared batch and move the offsets, atomically.
+
+        Should the database reject the batch's data (a value out of range, say), the transaction is
+        retried with each event in its own savepoint, so only the offending event's records fail.
+        """
         t0 = time.perf_counter()
+        try:
+            result = await self._commit(conn, prepared, dead, moves, isolate=False)
+        except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+            if not _is_data_error(exc):
+                raise
+            log.warning("database rejected the batch; applying record by record", error=type(exc).__name__)
+            result = await self._commit(conn, prepared, dead, moves, isolate=True)
+        metrics.DB_TX_SECONDS.observe(time.perf_counter() - t0)
+        result.count()
+        failpoints.hit(failpoints.AFTER_DB_COMMIT)
+        return result
+
+    async def _commit(
+        self,
+        conn: asyncpg.Connection,
+        prepared: list[_Event],
+        dead: list[outbox.OutMessage],
+        moves: dict[tuple[str, int], tuple[int | None, int]],
+        isolate: bool,
+    ) -> BatchResult:
+        result = BatchResult(dead_letters=len(dead), dead_reasons=[d.reason for d in dead])
         async with translated(), conn.transaction():
             by_topic: dict[str, dict[int, tuple[int | None, int]]] = {}
             for (topic, part), move in moves.items():
@@ -144,28 +169,17 @@ class Processor:
             for topic, parts in by_topic.items():
                 await offsets.advance(conn, self._s.group_id, topic, parts)
 
-            keys = [(e.envelope.event_source, e.envelope.event_id) for e in prepared]
-            new = await events.claim(
-                conn,
-                [(*k, e.envelope.dialect, len(e.parsed)) for k, e in zip(keys, prepared, strict=True)],
-            )
-            fresh: list[_Event] = []
-            replays: list[tuple[str, str]] = []
-            for k, e in zip(keys, prepared, strict=True):
-                if k in new:
-                    new.discard(k)  # a second copy of the same event in this batch is a replay
-                    fresh.append(e)
-                else:
-                    replays.append(k)
-
-            records = [p.record for e in fresh for p in e.parsed if isinstance(p.record, ContactRecord)]
-            applied = iter(await contacts.apply(conn, records))
+            fresh, replays = await self._claim(conn, prepared)
+            applied = await (self._apply_isolated(conn, fresh) if isolate else self._apply(conn, fresh))
             processed_at = outcomes.now_iso()
             out: list[outbox.OutMessage] = []
-            for e in fresh:
+            for e, results in zip(fresh, applied, strict=True):
                 dialect = self._registry.get(e.envelope.dialect)
+                it = iter(results)
                 for i, p in enumerate(e.parsed):
-                    a = next(applied) if isinstance(p.record, ContactRecord) else None
+                    a = next(it) if isinstance(p.record, ContactRecord) else None
+                    if isinstance(a, ErrorDetail):
+                        p, a = Parsed(Rejected([a], *_names(p.record)), p.warnings), None
                     o = outcomes.build(dialect, e.envelope, i, p, a, processed_at)
                     tally = (e.envelope.dialect, o.status.value)
                     result.statuses[tally] = result.statuses.get(tally, 0) + 1
@@ -176,7 +190,63 @@ class Processor:
                 await outbox.replay(conn, self._s.results_topic, replays)
             result.records = len(out)
             failpoints.hit(failpoints.BEFORE_DB_COMMIT)
-        metrics.DB_TX_SECONDS.observe(time.perf_counter() - t0)
-        result.count()
-        failpoints.hit(failpoints.AFTER_DB_COMMIT)
         return result
+
+    async def _claim(
+        self, conn: asyncpg.Connection, prepared: list[_Event]
+    ) -> tuple[list[_Event], list[tuple[str, str]]]:
+        """Split the batch into first-seen events and replays of events already processed."""
+        keys = [(e.envelope.event_source, e.envelope.event_id) for e in prepared]
+        new = await events.claim(
+            conn, [(*k, e.envelope.dialect, len(e.parsed)) for k, e in zip(keys, prepared, strict=True)]
+        )
+        fresh: list[_Event] = []
+        replays: list[tuple[str, str]] = []
+        for k, e in zip(keys, prepared, strict=True):
+            if k in new:
+                new.discard(k)  # a second copy of the same event in this batch is a replay
+                fresh.append(e)
+            else:
+                replays.append(k)
+        return fresh, replays
+
+    async def _apply(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Applied | ErrorDetail]]:
+        """All records of the batch in one pass: one read and one write per table."""
+        records = [p.record for e in fresh for p in e.parsed if isinstance(p.record, ContactRecord)]
+        done = iter(await contacts.apply(conn, records))
+        return [[next(done) for p in e.parsed if isinstance(p.record, ContactRecord)] for e in fresh]
+
+    async def _apply_isolated(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Applied | ErrorDetail]]:
+        """Each record in a savepoint: a record the database rejects fails alone."""
+        out: list[list[Applied | ErrorDetail]] = []
+        for e in fresh:
+            results: list[Applied | ErrorDetail] = []
+            for p in e.parsed:
+                if not isinstance(p.record, ContactRecord):
+                    continue
+                try:
+                    async with conn.transaction():
+                        results.extend(await contacts.apply(conn, [p.record]))
+                except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+                    if not _is_data_error(exc):
+                        raise
+                    code = getattr(exc, "sqlstate", None) or "client"
+                    log.warning("record rejected by the database", event_id=e.envelope.event_id, sqlstate=code)
+                    results.append(ErrorDetail("store.rejected", "/", f"the database rejected the record ({code})"))
+            out.append(results)
+        return out
+
+
+def _is_data_error(exc: Exception) -> bool:
+    """Errors caused by the data (class 22 data exception, class 23 integrity, a value asyncpg
+    cannot encode), not by the database being unavailable."""
+    if isinstance(exc, asyncpg.DataError):
+        return True
+    state = getattr(exc, "sqlstate", None) or ""
+    return state[:2] in {"22", "23"}
+
+
+def _names(record: ContactRecord | Rejected) -> tuple[str | None, str | None, str | None]:
+    if isinstance(record, ContactRecord):
+        return record.tenant, record.campaign, record.contact.user_data
+    return record.tenant, record.campaign, record.user_data

@@ -35,6 +35,8 @@ async def translated() -> AsyncIterator[None]:
     """Turn connection-level failures into :class:`TransientError` at the boundary."""
     try:
         yield
+    except asyncpg.DataError:
+        raise  # a value the driver cannot encode: the data's fault, not the database's
     except _TRANSIENT as exc:
         raise TransientError(f"database unavailable: {type(exc).__name__}") from exc
     except asyncpg.PostgresError as exc:
