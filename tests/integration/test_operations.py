@@ -37,8 +37,7 @@ async def test_metrics_and_health(settings: Settings, spawn: Callable[..., Servi
     event = contacts_event("acme", [contact("M1"), contact("M2", phone="x")])
     await produce(settings, [event, b"garbage"], key=b"k")
     await outcomes(settings, expect=2)
-    status, body = await http_get(port, "/readyz")
-    assert status == 200
+    assert await http_get(port, "/readyz") == (200, "ready\n")
     _, text = await http_get(port, "/metrics")
     assert sample(text, 'contact_import_records_total{dialect="contact.v1",status="ADDED"}') == 1
     assert sample(text, 'contact_import_records_total{dialect="contact.v1",status="FAILED"}') == 1
