@@ -46,7 +46,8 @@ async def test_metrics_and_health(settings: Settings, spawn: Callable[..., Servi
     assert sample(text, "contact_import_batch_messages_count") >= 1
     assert sample(text, "contact_import_batch_duration_seconds_count") >= 1
     assert sample(text, "contact_import_db_transaction_duration_seconds_count") >= 1
-    assert sample(text, 'contact_import_outbox_published_total{topic="%s"}' % settings.results_topic) == 2
+    published = f'contact_import_outbox_published_total{{topic="{settings.results_topic}"}}'
+    assert sample(text, published) == 2
     lags = [float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith("contact_import_consumer_lag_")]
     assert lags and all(v == 0 for v in lags)  # everything published was consumed
     assert (await http_get(port, "/nope"))[0] == 404
