@@ -12,11 +12,37 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class WriteMode(StrEnum):
-    """What to do when the key already exists."""
+    """What to do with the customer's details when the key already exists."""
 
-    INSERT_ONLY = "insert_only"  # keep the existing contact: ALREADY_EXISTS
+    INSERT_ONLY = "insert_only"  # keep the existing contact, change nothing: ALREADY_EXISTS
     UPDATE = "update"  # merge the given fields into the existing contact
     REPLACE = "replace"  # the record becomes the whole contact
+    KEEP = "keep"  # keep the details, still apply membership and dial-list options (importWS dupway=skip)
+    MUST_EXIST = "must_exist"  # the customer must already exist (Thulium): else FAILED
+
+
+class MemberMode(StrEnum):
+    """What to do when the customer is already a member of the campaign."""
+
+    UPSERT = "upsert"
+    INSERT_ONLY = "insert_only"  # an existing membership is ALREADY_EXISTS (Thulium)
+
+
+class DialListMode(StrEnum):
+    """How the record's phones reach the campaign's dial list."""
+
+    MIRROR = "mirror"  # the dial list holds exactly the contact's current phones
+    IGNORE_DUPLICATE = "ignore_duplicate"  # only a new customer's phones are queued
+    ALL = "all"  # every import queues its phones again
+    IGNORE_SUCCESS = "ignore_success"  # queued unless the membership's status is a success status
+
+
+class ChangePackage(StrEnum):
+    """Campaigns on the tenant's main table: a customer belongs to one of them at a time."""
+
+    SKIP = "skip"  # a customer of another campaign is left alone
+    UNASSIGN_TO_CURRENT = "unassign_to_current"  # moved here only if it belongs to no campaign
+    REASSIGN_TO_CURRENT = "reassign_to_current"  # always moved here
 
 
 class Phone(BaseModel):
@@ -30,7 +56,8 @@ class Phone(BaseModel):
 
 
 class Contact(BaseModel):
-    """The person to call; keyed by (tenant, user_data)."""
+    """The person to call; keyed by (tenant, user_data). ``phones`` are the dialable numbers;
+    ``fields`` the dialect's standard fields (Company, City, …); ``attributes`` custom ones."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -38,6 +65,7 @@ class Contact(BaseModel):
     name: str | None = None
     email: str | None = None
     phones: list[Phone] = Field(default_factory=list)
+    fields: dict[str, Any] = Field(default_factory=dict)
     attributes: dict[str, Any] = Field(default_factory=dict)
     # membership of the campaign the record is imported into
     status: str | None = None
@@ -52,6 +80,12 @@ class Policy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     mode: WriteMode = WriteMode.UPDATE
+    member: MemberMode = MemberMode.UPSERT
+    dial_list: DialListMode = DialListMode.MIRROR
+    reset_agent: bool = False  # an existing customer's assigned agent is cleared (importWS emptyagent)
+    reset_status: bool = False  # an existing customer's status is cleared (importWS resetstatus)
+    change_package: ChangePackage | None = None
+    success_statuses: frozenset[str] = frozenset({"success"})  # lower-case
     dry_run: bool = False
 
 
@@ -69,8 +103,9 @@ class ContactRecord(BaseModel):
 def snapshot(contact: Contact) -> dict[str, Any]:
     """The JSON-ready form stored in Postgres and carried on outcomes."""
     snap = contact.model_dump(mode="json", exclude_none=True)
-    if not snap.get("attributes"):
-        snap.pop("attributes", None)
+    for key in ("fields", "attributes", "phones"):
+        if not snap.get(key, True):
+            snap.pop(key)
     return snap
 
 
@@ -85,10 +120,8 @@ def merge(existing: dict[str, Any], incoming: dict[str, Any], mode: WriteMode) -
         return dict(incoming)
     merged = dict(existing)
     for key, value in incoming.items():
-        if key == "attributes":
-            merged["attributes"] = {**existing.get("attributes", {}), **value}
+        if key in ("attributes", "fields"):
+            merged[key] = {**existing.get(key, {}), **value}
         else:
             merged[key] = value
-    if not merged.get("attributes"):
-        merged.pop("attributes", None)
     return merged

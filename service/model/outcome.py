@@ -55,6 +55,8 @@ class Outcome(BaseModel):
     contact: dict[str, Any] | None = None
     dial_list: list[dict[str, Any]] = Field(default_factory=list)
     version: int | None = None
+    record_id: int | None = None
+    details: dict[str, Any] = Field(default_factory=dict)
     dry_run: bool = False
     native: Any = None
     source: Source

@@ -1,9 +1,9 @@
 """Apply canonical records to customers, campaign membership and the dial list, in batches.
 
-Sequential semantics with batch I/O: the current rows of every key in the batch are read (and
-locked) in one query, the records are applied in order in memory — so a batch holding the same key
-twice gives the same outcomes as applying the records one by one — and only the final state of
-each changed key is written back, one statement per table.
+Sequential semantics with batch I/O: the current rows of every customer in the batch (and all its
+campaign memberships) are read and locked in one query per table, the records are applied in
+order in memory — so a batch holding the same key twice gives the same outcomes as applying the
+records one by one — and only the final state is written back, one statement per table.
 """
 
 from __future__ import annotations
@@ -15,10 +15,24 @@ from typing import Any
 import asyncpg
 import orjson
 
-from service.model.contact import ContactRecord, WriteMode, content_hash, merge, snapshot
+from service.errors import ErrorDetail
+from service.model.contact import (
+    ChangePackage,
+    ContactRecord,
+    DialListMode,
+    MemberMode,
+    WriteMode,
+    content_hash,
+    merge,
+    snapshot,
+)
 from service.model.outcome import Status
 
 MEMBER_FIELDS = ("status", "agent", "priority", "next_call_at", "window_begin", "window_end")
+NOT_FOUND = ErrorDetail("customer.not_found", "/user_data", "Customer not found.")
+
+CKey = tuple[str, str]  # tenant, user_data
+MKey = tuple[str, str, str]  # tenant, campaign, user_data
 
 
 @dataclass(slots=True)
@@ -27,6 +41,9 @@ class Applied:
     contact: dict[str, Any]
     version: int
     dial_list: list[dict[str, Any]]
+    errors: list[ErrorDetail] = field(default_factory=list)
+    record_id: int | None = None
+    moved_from: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -42,6 +59,26 @@ class _Member:
     data: dict[str, Any] = field(default_factory=dict)
     exists: bool = False
     dirty: bool = False
+    deleted: bool = False
+    record_id: int | None = None
+
+    def copy(self) -> _Member:
+        return _Member(dict(self.data), self.exists, self.dirty, self.deleted, self.record_id)
+
+
+@dataclass(slots=True)
+class _DialOps:
+    replace: bool = False
+    entries: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _State:
+    customers: dict[CKey, _Customer]
+    members: dict[MKey, _Member]
+    by_customer: dict[CKey, list[str]]  # campaigns each customer belongs to
+    dial: dict[MKey, _DialOps] = field(default_factory=dict)
+    pending_ids: list[tuple[MKey, Applied]] = field(default_factory=list)
 
 
 def _split(snap: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -49,10 +86,10 @@ def _split(snap: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     return snap, member
 
 
-def _dial_entries(customer: dict[str, Any], member: dict[str, Any]) -> list[dict[str, Any]]:
+def dial_entries(phones: list[dict[str, Any]], member: dict[str, Any]) -> list[dict[str, Any]]:
     entries = []
-    for phone in customer.get("phones", []):
-        entry = {"phone": phone["number"]}
+    for phone in phones:
+        entry: dict[str, Any] = {"phone": phone["number"]}
         priority = phone.get("priority", member.get("priority"))
         if priority is not None:
             entry["priority"] = priority
@@ -63,98 +100,180 @@ def _dial_entries(customer: dict[str, Any], member: dict[str, Any]) -> list[dict
     return entries
 
 
-async def _load(
-    conn: asyncpg.Connection, records: list[ContactRecord]
-) -> tuple[dict[tuple[str, str], _Customer], dict[tuple[str, str, str], _Member]]:
+def _iso(value: Any) -> Any:
+    return value.isoformat().replace("+00:00", "Z") if hasattr(value, "isoformat") else value
+
+
+async def _load(conn: asyncpg.Connection, records: list[ContactRecord]) -> _State:
     keys = sorted({(r.tenant, r.contact.user_data) for r in records})
+    cols = _columns(keys, 2)
     rows = await conn.fetch(
         "SELECT c.tenant, c.user_data, c.data, c.content_hash, c.version FROM customers c"
         " JOIN unnest($1::text[], $2::text[]) AS k(t, u) ON c.tenant = k.t AND c.user_data = k.u"
         " ORDER BY c.tenant, c.user_data FOR UPDATE OF c",
-        *_columns(keys, 2),
+        *cols,
     )
     customers = {(r["tenant"], r["user_data"]): _Customer(r["data"], r["content_hash"], r["version"]) for r in rows}
-    mkeys = sorted({(r.tenant, r.campaign, r.contact.user_data) for r in records})
     mrows = await conn.fetch(
-        "SELECT m.tenant, m.campaign, m.user_data, m.status, m.agent, m.priority, m.next_call_at,"
+        "SELECT m.id, m.tenant, m.campaign, m.user_data, m.status, m.agent, m.priority, m.next_call_at,"
         " m.window_begin, m.window_end FROM campaign_records m"
-        " JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(t, c, u)"
-        " ON m.tenant = k.t AND m.campaign = k.c AND m.user_data = k.u",
-        *_columns(mkeys, 3),
+        " JOIN unnest($1::text[], $2::text[]) AS k(t, u) ON m.tenant = k.t AND m.user_data = k.u",
+        *cols,
     )
-    members = {}
+    members: dict[MKey, _Member] = {}
+    by_customer: dict[CKey, list[str]] = {}
     for r in mrows:
-        data = {k: r[k] for k in MEMBER_FIELDS if r[k] is not None}
-        for k in ("next_call_at", "window_begin", "window_end"):
-            if k in data:
-                data[k] = data[k].isoformat().replace("+00:00", "Z")
-        members[(r["tenant"], r["campaign"], r["user_data"])] = _Member(data, exists=True)
-    return customers, members
+        data = {k: _iso(r[k]) for k in MEMBER_FIELDS if r[k] is not None}
+        members[(r["tenant"], r["campaign"], r["user_data"])] = _Member(data, exists=True, record_id=r["id"])
+        by_customer.setdefault((r["tenant"], r["user_data"]), []).append(r["campaign"])
+    return _State(customers, members, by_customer)
 
 
-def _apply_one(record: ContactRecord, cust: _Customer | None, member: _Member) -> tuple[Status, _Customer | None]:
-    incoming_c, incoming_m = _split(snapshot(record.contact))
-    mode = record.policy.mode
-    if cust is None:
-        cust = _Customer(incoming_c, content_hash(incoming_c), 1, dirty=True)
-        member.data, member.dirty = incoming_m, True
-        return Status.ADDED, cust
-    if mode is WriteMode.INSERT_ONLY:
-        return Status.ALREADY_EXISTS, cust
-    new_c = merge(cust.data, incoming_c, mode)
-    new_m = incoming_m if mode is WriteMode.REPLACE else {**member.data, **incoming_m}
-    new_hash = content_hash(new_c)
-    changed = False
-    if new_hash != cust.hash:
-        cust = _Customer(new_c, new_hash, cust.version + 1, dirty=True)
-        changed = True
-    if new_m != member.data or not member.exists:
-        member.data, member.dirty = new_m, True
-        changed = True
-    return (Status.UPDATED if changed else Status.UNCHANGED), cust
-
-
-async def apply(conn: asyncpg.Connection, records: list[ContactRecord], write: bool = True) -> list[Applied]:
-    """Apply ``records`` in order; with ``write`` false (dry run) compute outcomes only."""
+async def apply(conn: asyncpg.Connection, records: list[ContactRecord]) -> list[Applied]:
+    """Apply ``records`` in order (dry-run records are computed, never written)."""
     if not records:
         return []
-    customers, members = await _load(conn, records)
-    results: list[Applied] = []
-    touched: dict[tuple[str, str, str], None] = {}
-    for rec in records:
-        ckey = (rec.tenant, rec.contact.user_data)
-        mkey = (rec.tenant, rec.campaign, rec.contact.user_data)
-        member = members.setdefault(mkey, _Member())
-        if rec.policy.dry_run:
-            # a dry run sees the batch's state so far but leaves no trace on it
-            shadow = _Member(dict(member.data), member.exists)
-            status, cust = _apply_one(rec, customers.get(ckey), shadow)
-            assert cust is not None
-            results.append(_applied(status, rec, cust, shadow))
-            continue
-        status, cust = _apply_one(rec, customers.get(ckey), member)
-        assert cust is not None
-        customers[ckey] = cust
-        if status in (Status.ADDED, Status.UPDATED):
-            touched[mkey] = None
-        results.append(_applied(status, rec, cust, member))
-    if write:
-        await _write(conn, customers, members, list(touched))
+    state = await _load(conn, records)
+    results = [_apply_one(state, rec) for rec in records]
+    await _write(conn, state)
+    for mkey, applied in state.pending_ids:
+        applied.record_id = state.members[mkey].record_id
     return results
 
 
-def _applied(status: Status, rec: ContactRecord, cust: _Customer, member: _Member) -> Applied:
+def _apply_one(state: _State, rec: ContactRecord) -> Applied:
+    """One record against the batch's state so far (a dry run works on copies and leaves no trace)."""
+    pol = rec.policy
+    ckey: CKey = (rec.tenant, rec.contact.user_data)
+    mkey: MKey = (rec.tenant, rec.campaign, rec.contact.user_data)
+    cust = state.customers.get(ckey)
+    member = state.members.get(mkey) or _Member()
+    if pol.dry_run:
+        member = member.copy()
+    incoming_c, incoming_m = _split(snapshot(rec.contact))
+    phones = incoming_c.get("phones", [])
+
+    if cust is None:
+        if pol.mode is WriteMode.MUST_EXIST:
+            return Applied(Status.FAILED, {}, 0, [], errors=[NOT_FOUND])
+        cust = _Customer(incoming_c, content_hash(incoming_c), 1, dirty=True)
+        member.data, member.dirty, member.exists = incoming_m, True, True
+        entries = dial_entries(phones, member.data)
+        return _commit(state, rec, ckey, mkey, cust, member, Status.ADDED, _DialOps(True, entries), [])
+
+    if pol.mode is WriteMode.INSERT_ONLY:
+        return _result(Status.ALREADY_EXISTS, rec, cust, member)
+    others = [
+        c
+        for c in state.by_customer.get(ckey, [])
+        if c != rec.campaign and not state.members[(rec.tenant, c, rec.contact.user_data)].deleted
+    ]
+    moved: list[str] = []
+    if pol.change_package is not None and others:
+        if pol.change_package in (ChangePackage.SKIP, ChangePackage.UNASSIGN_TO_CURRENT):
+            return _result(Status.SKIPPED, rec, cust, member)
+        moved = others  # reassign: the customer leaves its other main-table campaigns
+    if member.exists and pol.member is MemberMode.INSERT_ONLY:
+        return _result(Status.ALREADY_EXISTS, rec, cust, member)
+
+    added = not member.exists
+    changed = added or bool(moved)
+    if pol.mode in (WriteMode.UPDATE, WriteMode.REPLACE):
+        new_c = merge(cust.data, incoming_c, pol.mode)
+        new_hash = content_hash(new_c)
+        if new_hash != cust.hash:
+            cust = _Customer(new_c, new_hash, cust.version + 1, dirty=True)
+            changed = True
+    new_m = incoming_m if pol.mode is WriteMode.REPLACE else {**member.data, **incoming_m}
+    if pol.reset_agent:
+        new_m.pop("agent", None)
+    if pol.reset_status:
+        new_m.pop("status", None)
+    if new_m != member.data or added:
+        member.data, member.dirty, member.exists = new_m, True, True
+        changed = True
+
+    ops = _dial_ops(pol.dial_list, pol.success_statuses, added, changed, cust, member, phones)
+    if ops.entries or ops.replace:
+        changed = changed or bool(ops.entries)
+    status = (
+        Status.ADDED
+        if added
+        else Status.UPDATED
+        if changed
+        else (Status.SKIPPED if pol.mode is WriteMode.KEEP else Status.UNCHANGED)
+    )
+    return _commit(state, rec, ckey, mkey, cust, member, status, ops, moved)
+
+
+def _dial_ops(
+    mode: DialListMode,
+    success: frozenset[str],
+    added: bool,
+    changed: bool,
+    cust: _Customer,
+    member: _Member,
+    phones: list[dict[str, Any]],
+) -> _DialOps:
+    if mode is DialListMode.MIRROR:
+        if added or changed:
+            return _DialOps(True, dial_entries(cust.data.get("phones", []), member.data))
+        return _DialOps()
+    if mode is DialListMode.IGNORE_DUPLICATE and not added:
+        return _DialOps()
+    if mode is DialListMode.IGNORE_SUCCESS and str(member.data.get("status", "")).lower() in success:
+        return _DialOps()
+    return _DialOps(False, dial_entries(phones, member.data))
+
+
+def _result(status: Status, rec: ContactRecord, cust: _Customer, member: _Member) -> Applied:
     contact = {**cust.data, **member.data, "campaign": rec.campaign}
-    return Applied(status, contact, cust.version, _dial_entries(cust.data, member.data))
+    return Applied(status, contact, cust.version, [], record_id=member.record_id)
 
 
-async def _write(
-    conn: asyncpg.Connection,
-    customers: dict[tuple[str, str], _Customer],
-    members: dict[tuple[str, str, str], _Member],
-    touched: list[tuple[str, str, str]],
-) -> None:
-    dirty = [(k, c) for k, c in customers.items() if c.dirty]
+def _commit(
+    state: _State,
+    rec: ContactRecord,
+    ckey: CKey,
+    mkey: MKey,
+    cust: _Customer,
+    member: _Member,
+    status: Status,
+    ops: _DialOps,
+    moved: list[str],
+) -> Applied:
+    applied = Applied(
+        status,
+        {**cust.data, **member.data, "campaign": rec.campaign},
+        cust.version,
+        ops.entries,
+        record_id=member.record_id,
+        moved_from=moved,
+    )
+    if rec.policy.dry_run:
+        return applied
+    state.customers[ckey] = cust
+    state.members[mkey] = member
+    campaigns = state.by_customer.setdefault(ckey, [])
+    if rec.campaign not in campaigns:
+        campaigns.append(rec.campaign)
+    for other in moved:
+        gone = state.members[(rec.tenant, other, rec.contact.user_data)]
+        gone.deleted, gone.dirty = True, True
+        state.dial[(rec.tenant, other, rec.contact.user_data)] = _DialOps(True, [])
+    if ops.replace or ops.entries:
+        pending = state.dial.setdefault(mkey, _DialOps())
+        if ops.replace:
+            pending.replace, pending.entries = True, list(ops.entries)
+        else:
+            pending.entries.extend(ops.entries)
+    if member.record_id is None:
+        state.pending_ids.append((mkey, applied))
+    return applied
+
+
+async def _write(conn: asyncpg.Connection, state: _State) -> None:
+    dirty = [(k, c) for k, c in state.customers.items() if c.dirty]
     if dirty:
         await conn.execute(
             "INSERT INTO customers (tenant, user_data, data, content_hash, version)"
@@ -167,11 +286,16 @@ async def _write(
             [c.hash for _, c in dirty],
             [c.version for _, c in dirty],
         )
-    mdirty = [(k, m.data) for k, m in members.items() if m.dirty]
-    if mdirty:
-        cols = _columns([k for k, _ in mdirty], 3)
-        vals = [[d.get(f) for _, d in mdirty] for f in MEMBER_FIELDS]
+    gone = [k for k, m in state.members.items() if m.dirty and m.deleted]
+    if gone:
         await conn.execute(
+            "DELETE FROM campaign_records m USING unnest($1::text[], $2::text[], $3::text[]) AS k(t, c, u)"
+            " WHERE m.tenant = k.t AND m.campaign = k.c AND m.user_data = k.u",
+            *_columns(gone, 3),
+        )
+    upserts = [(k, m) for k, m in state.members.items() if m.dirty and not m.deleted]
+    if upserts:
+        rows = await conn.fetch(
             "INSERT INTO campaign_records (tenant, campaign, user_data, status, agent, priority,"
             " next_call_at, window_begin, window_end)"
             " SELECT t, c, u, s, a, p, n::timestamptz, wb::timestamptz, we::timestamptz FROM unnest("
@@ -179,44 +303,34 @@ async def _write(
             " $8::text[], $9::text[]) AS x(t, c, u, s, a, p, n, wb, we)"
             " ON CONFLICT (tenant, campaign, user_data) DO UPDATE SET status = EXCLUDED.status,"
             " agent = EXCLUDED.agent, priority = EXCLUDED.priority, next_call_at = EXCLUDED.next_call_at,"
-            " window_begin = EXCLUDED.window_begin, window_end = EXCLUDED.window_end, updated_at = now()",
-            *cols,
-            *vals,
+            " window_begin = EXCLUDED.window_begin, window_end = EXCLUDED.window_end, updated_at = now()"
+            " RETURNING tenant, campaign, user_data, id",
+            *_columns([k for k, _ in upserts], 3),
+            *[[m.data.get(f) for _, m in upserts] for f in MEMBER_FIELDS],
         )
-    if touched:
-        await _write_dial_list(conn, customers, members, touched)
+        for r in rows:
+            state.members[(r["tenant"], r["campaign"], r["user_data"])].record_id = r["id"]
+    if state.dial:
+        await _write_dial_list(conn, state.dial)
 
 
-async def _write_dial_list(
-    conn: asyncpg.Connection,
-    customers: dict[tuple[str, str], _Customer],
-    members: dict[tuple[str, str, str], _Member],
-    touched: list[tuple[str, str, str]],
-) -> None:
-    """The dial list of each touched membership mirrors the contact's current phones."""
-    keep: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for t, c, u in touched:
-        for entry in _dial_entries(customers[(t, u)].data, members[(t, c, u)].data):
-            keep[(t, c, u, entry["phone"])] = entry
-    await conn.execute(
-        "DELETE FROM dial_list d USING unnest($1::text[], $2::text[], $3::text[]) AS k(t, c, u)"
-        " WHERE d.tenant = k.t AND d.campaign = k.c AND d.user_data = k.u"
-        " AND (d.tenant, d.campaign, d.user_data, d.phone) NOT IN"
-        " (SELECT * FROM unnest($4::text[], $5::text[], $6::text[], $7::text[]))",
-        *_columns(touched, 3),
-        *_columns(list(keep), 4),
-    )
-    if not keep:
+async def _write_dial_list(conn: asyncpg.Connection, dial: dict[MKey, _DialOps]) -> None:
+    replaced = [k for k, ops in dial.items() if ops.replace]
+    if replaced:
+        await conn.execute(
+            "DELETE FROM dial_list d USING unnest($1::text[], $2::text[], $3::text[]) AS k(t, c, u)"
+            " WHERE d.tenant = k.t AND d.campaign = k.c AND d.user_data = k.u",
+            *_columns(replaced, 3),
+        )
+    rows = [(k, e) for k, ops in dial.items() for e in ops.entries]
+    if not rows:
         return
-    entries = list(keep.values())
     await conn.execute(
         "INSERT INTO dial_list (tenant, campaign, user_data, phone, phone_type, priority, dial_at, delay_s)"
         " SELECT t, c, u, p, ty, pr, da::timestamptz, ds FROM unnest($1::text[], $2::text[], $3::text[],"
-        " $4::text[], $5::text[], $6::int[], $7::text[], $8::int[]) AS x(t, c, u, p, ty, pr, da, ds)"
-        " ON CONFLICT (tenant, campaign, user_data, phone) DO UPDATE SET phone_type = EXCLUDED.phone_type,"
-        " priority = EXCLUDED.priority, dial_at = EXCLUDED.dial_at, delay_s = EXCLUDED.delay_s",
-        *_columns(list(keep), 4),
-        *[[e.get(f) for e in entries] for f in ("phone_type", "priority", "dial_at", "delay_s")],
+        " $4::text[], $5::text[], $6::int[], $7::text[], $8::int[]) AS x(t, c, u, p, ty, pr, da, ds)",
+        *_columns([k for k, _ in rows], 3),
+        *[[e.get(f) for _, e in rows] for f in ("phone", "phone_type", "priority", "dial_at", "delay_s")],
     )
 
 

@@ -39,13 +39,14 @@ async def test_statuses_sequential_semantics_and_replay(
     keep = contacts_event("acme", [contact("U3", name="Other")], event_id="ev-3", mode="insert_only")
     await produce(settings, [again, keep], key=b"acme")
     got = await outcomes(settings, expect=6)
-    assert {(o["event_id"], o["status"]) for o in got[4:]} == {("ev-2", "UNCHANGED"), ("ev-3", "ALREADY_EXISTS")}
+    later = {(o["event_id"], o["status"]) for o in got if o["event_id"] != "ev-1"}
+    assert later == {("ev-2", "UNCHANGED"), ("ev-3", "ALREADY_EXISTS")}
 
     # the same event id again: not re-applied, the original outcomes are re-emitted with the same ids
     await produce(settings, [first], key=b"acme")
     got = await outcomes(settings, expect=10)
-    replayed = got[6:]
-    assert sorted(o["outcome_id"] for o in replayed) == sorted(o["outcome_id"] for o in got[:4])
+    first_ids = [o["outcome_id"] for o in got if o["event_id"] == "ev-1"]
+    assert len(first_ids) == 8 and all(first_ids.count(i) == 2 for i in first_ids)  # each re-sent once
     assert await conn.fetchval("SELECT version FROM customers WHERE tenant='acme' AND user_data='U1'") == 2
     assert await conn.fetchval("SELECT count(*) FROM customers") == 2
     assert await conn.fetchval("SELECT count(*) FROM processed_events") == 3
