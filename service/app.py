@@ -8,6 +8,7 @@ import time
 
 import structlog
 
+from service.catalog.cache import CatalogCache
 from service.config import Settings
 from service.dialects import default_registry
 from service.errors import TransientError
@@ -73,7 +74,9 @@ class App:
         await producer.start()
         consumer = clients.consumer(s)
         self._relay = relay = Relay(s, pool, producer)
-        self._loop = loop = ConsumerLoop(s, consumer, pool, Processor(s, registry), relay)
+        catalog = CatalogCache(pool, s.catalog_refresh_s)
+        await catalog.get()
+        self._loop = loop = ConsumerLoop(s, consumer, pool, Processor(s, registry), relay, catalog)
         consumer.subscribe([s.input_topic], listener=loop.listener())
         await consumer.start()
         self.http = HealthServer(s.http_host, s.http_port, self._ready)

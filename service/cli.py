@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from service.config import Settings
+from service.catalog import cli as catalog_cli
+from service.config import DEV_ENV_FILE, Settings
 from service.ops import logs
 
 
@@ -32,11 +33,22 @@ def main(argv: list[str] | None = None) -> int:
     results.add_argument("--idle", type=float, default=5.0, help="stop after this many idle seconds")
     results.add_argument("--max", type=int, default=0, help="stop after this many outcomes (0: no limit)")
     results.add_argument("--full", action="store_true", help="print the whole CloudEvent, not only its data")
+    sub.add_parser("config-table", help="print the README's configuration table")
+    catalog_cli.register(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
     logs.setup(settings.log_level)
-    if args.command == "run":
+    if args.command in catalog_cli.COMMANDS:
+        from service.app import prepare_database
+
+        asyncio.run(prepare_database(settings))
+        asyncio.run(catalog_cli.run(settings, args))
+    elif args.command == "config-table":
+        from service.config import markdown_table
+
+        print(markdown_table())
+    elif args.command == "run":
         from service.app import serve
 
         asyncio.run(serve(settings))
@@ -79,9 +91,18 @@ def _dev(settings: Settings, kafka_port: int) -> None:
         database = Database(state / "pg")
         overrides["database_url"] = SecretStr(database.start())
         print(f"embedded Postgres in {database.path}", file=sys.stderr)
+    env_file = Path(DEV_ENV_FILE)
+    env_file.parent.mkdir(parents=True, exist_ok=True)
+    env_file.write_text(
+        "".join(
+            f"CIS_{k.upper()}={v.get_secret_value() if isinstance(v, SecretStr) else str(v).lower()}\n"
+            for k, v in overrides.items()
+        )
+    )
     try:
         asyncio.run(serve(settings.model_copy(update=overrides)))
     finally:
+        env_file.unlink(missing_ok=True)
         if broker:
             broker.stop()
         if database:

@@ -9,12 +9,15 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+DEV_ENV_FILE = ".state/dev.env"
 
 
 class Settings(BaseSettings):
     """Every knob of the service. Environment variables are ``CIS_<FIELD>`` (upper case)."""
 
-    model_config = SettingsConfigDict(env_prefix="CIS_", extra="ignore")
+    # ``make run`` writes where its embedded broker and Postgres are to .state/dev.env, so that the
+    # CLI tools started from the repository find them; real environment variables always win.
+    model_config = SettingsConfigDict(env_prefix="CIS_", extra="ignore", env_file=DEV_ENV_FILE)
 
     # Kafka
     kafka_bootstrap: str = Field("127.0.0.1:9092", description="Kafka bootstrap servers, comma separated.")
@@ -55,6 +58,7 @@ class Settings(BaseSettings):
     )
     retry_initial_s: float = Field(0.2, description="First back-off after a transient failure.")
     retry_max_s: float = Field(10.0, description="Longest back-off after a transient failure.")
+    catalog_refresh_s: float = Field(5.0, description="How often tenants, users and campaigns are re-read.")
     relay_batch: int = Field(5000, description="Most outbox rows relayed per round.")
     relay_idle_ms: int = Field(200, description="Outbox poll interval when nothing was signalled.")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from service.catalog.model import Catalog
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord
 from service.model.outcome import Outcome
@@ -34,7 +35,7 @@ class Dialect(Protocol):
     aliases: tuple[str, ...]
     accepts_text: bool
 
-    def parse(self, envelope: Envelope) -> list[Parsed]:
+    def parse(self, envelope: Envelope, catalog: Catalog) -> list[Parsed]:
         """Every record of the event, in order; never raises for bad input."""
         ...
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from service.catalog.model import Catalog
 from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, Policy
@@ -24,7 +25,7 @@ class ContactV1:
         self._validator = load_validator(schema_dir, self.name)
         self._contact = definition(self._validator, "contact")
 
-    def parse(self, envelope: Envelope) -> list[Parsed]:
+    def parse(self, envelope: Envelope, catalog: Catalog) -> list[Parsed]:
         data = envelope.data
         contacts = data.get("contacts") if isinstance(data, dict) else None
         head = {k: v for k, v in data.items() if k != "contacts"} if isinstance(data, dict) else data

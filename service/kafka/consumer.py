@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 
 from service import metrics
+from service.catalog.cache import CatalogCache
 from service.config import Settings
 from service.errors import FencedError, TransientError
 from service.kafka.relay import Relay
@@ -47,7 +48,9 @@ class ConsumerLoop:
         pool: asyncpg.Pool,
         processor: Processor,
         relay: Relay,
+        catalog: CatalogCache,
     ) -> None:
+        self._catalog = catalog
         self._s = settings
         self._consumer = consumer
         self._pool = pool
@@ -143,7 +146,7 @@ class ConsumerLoop:
         t0 = time.perf_counter()
         generation = self._generation
         messages = [m for ms in batch.values() for m in ms]
-        prepared, dead = self._processor.prepare(messages)
+        prepared, dead = self._processor.prepare(messages, await self._catalog.get())
         delay = self._s.retry_initial_s
         while True:
             async with self._lock:

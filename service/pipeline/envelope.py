@@ -32,6 +32,7 @@ class Envelope:
     offset: int
     timestamp_ms: int
     key: bytes | None
+    tenant: str | None = None  # CloudEvents extension ``tenant`` (or a ``tenant`` header)
 
 
 def _headers(raw: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
@@ -83,6 +84,7 @@ def decode(
         data = _body(value, accepts_text(dialect))
         event_id = hdrs.get("ce_id") or hdrs.get("event-id") or fallback_id
         source = hdrs.get("ce_source") or hdrs.get("event-source") or topic
+        tenant = hdrs.get("ce_tenant") or hdrs.get("tenant")
     else:
         doc = _body(value, False)
         if not isinstance(doc, dict):
@@ -95,10 +97,11 @@ def decode(
         dialect = _resolve(doc["type"], resolve)
         data = doc["data"]
         event_id, source = doc["id"], doc["source"]
+        tenant = doc.get("tenant") if isinstance(doc.get("tenant"), str) else None
 
     if not event_id or len(event_id) > 256 or len(source) > 256:
         raise UndecodableMessage(BAD_ENVELOPE, "event id or source empty or longer than 256 characters")
-    return Envelope(event_id, source, dialect, data, topic, partition, offset, timestamp_ms, key)
+    return Envelope(event_id, source, dialect, data, topic, partition, offset, timestamp_ms, key, tenant or None)
 
 
 def _resolve(named: str, resolve: Callable[[str], str | None]) -> str:

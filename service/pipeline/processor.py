@@ -15,6 +15,7 @@ import asyncpg
 import structlog
 
 from service import failpoints, metrics
+from service.catalog.model import Catalog
 from service.config import Settings
 from service.dialects.base import Parsed, Rejected
 from service.dialects.registry import Registry
@@ -71,7 +72,7 @@ class Processor:
         self._s = settings
         self._registry = registry
 
-    def prepare(self, messages: Sequence[Message]) -> tuple[list[_Event], list[outbox.OutMessage]]:
+    def prepare(self, messages: Sequence[Message], catalog: Catalog) -> tuple[list[_Event], list[outbox.OutMessage]]:
         """Decode and parse; pure, no I/O."""
         prepared: list[_Event] = []
         dead: list[outbox.OutMessage] = []
@@ -109,14 +110,14 @@ class Processor:
                     offset=m.offset,
                 )
                 continue
-            parsed = self._parse(env)
+            parsed = self._parse(env, catalog)
             prepared.append(_Event(env, parsed))
         return prepared, dead
 
-    def _parse(self, env: Any) -> list[Parsed]:
+    def _parse(self, env: Any, catalog: Catalog) -> list[Parsed]:
         dialect = self._registry.get(env.dialect)
         try:
-            parsed = dialect.parse(env)
+            parsed = dialect.parse(env, catalog)
         except Exception as exc:  # a dialect bug must not stop the stream: fail the event's records
             log.exception("dialect raised", dialect=env.dialect, event_id=env.event_id)
             err = ErrorDetail("internal.dialect_error", "/", f"{type(exc).__name__} while parsing")

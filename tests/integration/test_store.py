@@ -11,6 +11,7 @@ import asyncpg
 import orjson
 import pytest
 
+from service.catalog.model import Catalog
 from service.config import Settings
 from service.dialects import default_registry
 from service.errors import FencedError
@@ -98,7 +99,7 @@ async def test_a_value_the_database_rejects_fails_only_its_record(conn: asyncpg.
     registry = default_registry(Settings().schema_dir)
     proc = Processor(Settings(results_topic="out"), registry)
     event = contacts_event("t", [contact("ok-1"), contact("nul", name="a\u0000b"), contact("ok-2")])
-    prepared, dead = proc.prepare([Msg(orjson.dumps(event), 0)])
+    prepared, dead = proc.prepare([Msg(orjson.dumps(event), 0)], Catalog())
     result = await proc.commit(conn, prepared, dead, {("in", 0): (None, 1)})
     assert result.records == 3
     rows = await conn.fetch("SELECT payload FROM outbox ORDER BY seq")

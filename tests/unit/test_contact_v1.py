@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from service.catalog.model import Catalog
 from service.config import REPO_SCHEMAS
 from service.dialects.base import Rejected
 from service.dialects.contact_v1 import ContactV1
@@ -36,7 +37,8 @@ def test_valid_record_maps_to_the_canonical_model() -> None:
                 },
                 policy={"mode": "replace", "dry_run": True},
             )
-        )
+        ),
+        Catalog(),
     )
     rec = parsed[0].record
     assert isinstance(rec, ContactRecord)
@@ -58,7 +60,7 @@ def test_valid_record_maps_to_the_canonical_model() -> None:
     ],
 )
 def test_invalid_record_fails_alone_with_code_and_path(contact: Any, code: str, path: str | None) -> None:
-    parsed = ADAPTER.parse(_env(_data({"user_data": "ok"}, contact)))
+    parsed = ADAPTER.parse(_env(_data({"user_data": "ok"}, contact)), Catalog())
     assert isinstance(parsed[0].record, ContactRecord)
     bad = parsed[1].record
     assert isinstance(bad, Rejected)
@@ -80,7 +82,7 @@ def test_invalid_record_fails_alone_with_code_and_path(contact: Any, code: str, 
     ],
 )
 def test_event_level_errors_fail_every_record(data: Any, path: str) -> None:
-    parsed = ADAPTER.parse(_env(data))
+    parsed = ADAPTER.parse(_env(data), Catalog())
     assert parsed and all(isinstance(p.record, Rejected) for p in parsed)
     first = parsed[0].record
     assert isinstance(first, Rejected)

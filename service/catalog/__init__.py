@@ -1,0 +1,1 @@
+"""Tenants, their API users, campaigns and status definitions: configuration kept in Postgres."""

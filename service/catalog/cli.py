@@ -1,0 +1,101 @@
+"""``contact-import tenant|user|campaign|status|catalog``: manage the configuration in Postgres."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import orjson
+
+from service.catalog import store
+from service.catalog.model import Campaign
+from service.config import Settings
+from service.store import db
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    tenant = sub.add_parser("tenant", help="add or rename a tenant (importWS orgidentity)")
+    tenant.add_argument("action", choices=["add"])
+    tenant.add_argument("tenant")
+    tenant.add_argument("--name")
+
+    user = sub.add_parser("user", help="add an API user of a tenant (password stored as a slow hash)")
+    user.add_argument("action", choices=["add"])
+    user.add_argument("tenant")
+    user.add_argument("login")
+    user.add_argument("--type", dest="usertype", choices=["agent", "account"], default="account")
+    user.add_argument("--password", help="the password (default: read from stdin)")
+
+    campaign = sub.add_parser("campaign", help="add or change a campaign")
+    campaign.add_argument("action", choices=["add"])
+    campaign.add_argument("tenant")
+    campaign.add_argument("campaign", help="external id (importWS model_id, DiallerCampaignsID, iSales campaignId)")
+    campaign.add_argument("--name", help="display name (DiallerCampaignsName); default: the id")
+    campaign.add_argument("--key-field", default="UserData", help="field whose value is the contact key")
+    campaign.add_argument(
+        "--field", action="append", default=[], metavar="NAME=DISPLAY", help="a field and its display name"
+    )
+    campaign.add_argument("--main-table", action="store_true", help="the campaign uses the tenant's main table")
+    campaign.add_argument("--region", help="default region for phone numbers (ISO 3166, e.g. DE)")
+
+    status = sub.add_parser("status", help="add a status definition to a campaign")
+    status.add_argument("action", choices=["add"])
+    status.add_argument("tenant")
+    status.add_argument("campaign")
+    status.add_argument("status_id")
+    status.add_argument("--name", required=True)
+    status.add_argument("--system", help="system status, e.g. MY_RECORD, CALL_NO_SOONER_THAN, SUCCESS")
+
+    show = sub.add_parser("catalog", help="print the configuration as JSON")
+    show.add_argument("action", choices=["show"])
+
+
+COMMANDS = {"tenant", "user", "campaign", "status", "catalog"}
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> None:
+    conn = await db.connect(settings.database_url.get_secret_value())
+    try:
+        if args.command == "tenant":
+            await store.add_tenant(conn, args.tenant, args.name)
+        elif args.command == "user":
+            password = args.password if args.password is not None else sys.stdin.readline().rstrip("\n")
+            await store.add_user(conn, args.tenant, args.usertype, args.login, password)
+        elif args.command == "campaign":
+            fields = dict(f.split("=", 1) if "=" in f else (f, f) for f in args.field)
+            await store.add_campaign(
+                conn,
+                Campaign(
+                    args.tenant,
+                    args.campaign,
+                    args.name or args.campaign,
+                    args.key_field,
+                    fields,
+                    args.main_table,
+                    args.region,
+                ),
+            )
+        elif args.command == "status":
+            await store.add_status(conn, args.tenant, args.campaign, args.status_id, args.name, args.system)
+        elif args.command == "catalog":
+            cat = await store.load(conn)
+            out = {
+                "tenants": sorted(cat.tenants),
+                "users": [{"tenant": u.tenant, "usertype": u.usertype, "login": u.login} for u in cat.users.values()],
+                "campaigns": [
+                    {
+                        "tenant": c.tenant,
+                        "campaign": c.campaign,
+                        "name": c.name,
+                        "key_field": c.key_field,
+                        "fields": c.fields,
+                        "main_table": c.uses_main_table,
+                        "region": c.default_region,
+                        "statuses": {k: [s.name, s.system_status] for k, s in c.statuses.items()},
+                    }
+                    for c in cat.campaigns.values()
+                ],
+            }
+            sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+    finally:
+        await conn.close()
