@@ -16,7 +16,7 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/contact-import dev
 
-test: $(STAMP)
+test: $(STAMP) tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
@@ -26,3 +26,8 @@ lint: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .state
+
+## Tools the tests call that PyPI does not ship (promtool, from Debian's prometheus package).
+.PHONY: tools
+tools:
+	command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
