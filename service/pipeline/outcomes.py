@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import structlog
 
 from service.dialects.base import Dialect, Parsed, Rejected
 from service.errors import UndecodableMessage
@@ -15,6 +16,7 @@ from service.store.contacts import Applied
 from service.store.outbox import OutMessage
 
 RESULT_TYPE = "contact-import.outcome.v1"
+log = structlog.get_logger(__name__)
 
 
 def now_iso() -> str:
@@ -64,7 +66,11 @@ def build(
             dry_run=rec.policy.dry_run,
             **common,
         )
-    out.native = dialect.native(out)
+    try:
+        out.native = dialect.native(out)
+    except Exception:  # a dialect bug must not stop the stream: the outcome goes out without it
+        log.exception("dialect native response failed", dialect=env.dialect, event_id=env.event_id)
+        out.warnings.append(ErrorModel(code="internal.native_response", path="/", message="no native response"))
     return out
 
 
