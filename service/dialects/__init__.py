@@ -6,8 +6,9 @@ from pathlib import Path
 
 from service.dialects.contact_v1 import ContactV1
 from service.dialects.registry import Registry
+from service.dialects.thulium import Thulium
 
 
 def default_registry(schema_dir: Path) -> Registry:
     """Every dialect the service speaks."""
-    return Registry([ContactV1(schema_dir)])
+    return Registry([ContactV1(schema_dir), Thulium(schema_dir)])

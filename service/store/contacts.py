@@ -174,7 +174,10 @@ def _apply_one(state: _State, rec: ContactRecord) -> Applied:
             return _result(Status.SKIPPED, rec, cust, member)
         moved = others  # reassign: the customer leaves its other main-table campaigns
     if member.exists and pol.member is MemberMode.INSERT_ONLY:
-        return _result(Status.ALREADY_EXISTS, rec, cust, member)
+        applied = _result(Status.ALREADY_EXISTS, rec, cust, member)
+        if member.record_id is None and not pol.dry_run:  # a membership added earlier in this batch
+            state.pending_ids.append((mkey, applied))
+        return applied
 
     added = not member.exists
     changed = added or bool(moved)
