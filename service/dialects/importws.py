@@ -1,0 +1,86 @@
+"""``importws``: the importWS web service call (seeds 000 and 001, schemas/importws.json).
+
+One event is one ``importWS(orgidentity, usertype, user, pwdtype, password, modeltype, model_id, source,
+context, …, changepackage)`` call: the 21 parameters as a JSON object, or the URL-encoded
+``EVENT=Import&orgidentity=…`` string exactly as seed 001 shows it. The caller must be a user of the
+tenant ``orgidentity`` (plaintext or MD5 password); ``model_id`` names the campaign; ``source=data``
+imports the one customer in ``context`` (importws_record.py). File imports (``source=http|ftp``) are
+checked and then refused, as they are not available yet. The native response is the seed's string,
+``|Retuen|1|Retuen|Success`` or ``|Retuen|2|Retuen|<reason>`` ("Retuen" as the seeds spell it).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from service.catalog.model import Catalog
+from service.dialects import importws_params, importws_record
+from service.dialects.base import Parsed, Rejected
+from service.errors import ErrorDetail
+from service.model.outcome import Outcome, Status
+from service.pipeline.envelope import Envelope
+from service.pipeline.validate import definition, load_validator
+
+SUCCESS = "|Retuen|1|Retuen|Success"
+FAILURE = "|Retuen|2|Retuen|{reason}"
+AUTH_FAILED = ErrorDetail("auth.failed", "/", "authentication failed")
+
+
+class ImportWS:
+    name = "importws"
+    aliases: tuple[str, ...] = ("contact-import.importws.v1",)
+    accepts_text = True
+
+    def __init__(self, schema_dir: Path) -> None:
+        self._params = definition(load_validator(schema_dir, self.name), "params")
+
+    def parse(self, envelope: Envelope, catalog: Catalog) -> list[Parsed]:
+        """One record per event (``source=data`` is "one data at a time")."""
+        return [self._one(envelope, catalog)]
+
+    def native(self, outcome: Outcome) -> Any:
+        if outcome.status is not Status.FAILED:
+            return SUCCESS
+        reason = outcome.errors[0].message if outcome.errors else "import failed"
+        return FAILURE.format(reason=" ".join(reason.replace("|", "/").split()))
+
+    def _one(self, envelope: Envelope, catalog: Catalog) -> Parsed:
+        read = importws_params.read(envelope.data, self._params)
+        params = read.values
+        tenant, campaign_id = params.get("orgidentity"), params.get("model_id")
+
+        def rejected(*errors: ErrorDetail) -> Parsed:
+            return Parsed(Rejected(list(errors), tenant, campaign_id), read.warnings)
+
+        if read.shape_errors:
+            return rejected(*read.shape_errors)
+        assert tenant is not None and campaign_id is not None
+        denied = _access(envelope, catalog, params)
+        if denied is not None:
+            return rejected(denied)
+        if read.value_errors:
+            return rejected(*read.value_errors)
+        campaign = catalog.campaign(tenant, campaign_id)
+        if campaign is None:
+            return rejected(_err("campaign_not_found", "/model_id", f"campaign {campaign_id[:64]!r} not found"))
+        if params["source"].lower() != "data":
+            message = "file imports (source=http or ftp) are not available yet; send one customer with source=data"
+            return rejected(_err("file_import_unavailable", "/source", message))
+        return importws_record.build(tenant, campaign, params, read.warnings)
+
+
+def _access(envelope: Envelope, catalog: Catalog, params: dict[str, str]) -> ErrorDetail | None:
+    """The tenant, and the caller's credentials for it; a wrong login never says which part is wrong."""
+    tenant = params["orgidentity"]
+    if envelope.tenant is not None and envelope.tenant != tenant:
+        return _err("tenant_mismatch", "/orgidentity", "orgidentity differs from the event's tenant attribute")
+    if tenant not in catalog.tenants:
+        return _err("tenant_unknown", "/orgidentity", f"orgidentity {tenant[:64]!r} not found")
+    if not catalog.authenticate(tenant, params["usertype"], params["user"], params["password"], params["pwdtype"]):
+        return AUTH_FAILED
+    return None
+
+
+def _err(code: str, path: str, message: str) -> ErrorDetail:
+    return ErrorDetail(f"importws.{code}", path, message)
