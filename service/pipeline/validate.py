@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError as SchemaError
 from pydantic import ValidationError
 
@@ -40,17 +41,34 @@ def pointer(parts: Iterable[Any]) -> str:
 
 
 @cache
+def _ecma(pattern: str) -> re.Pattern[str]:
+    """JSON Schema patterns are ECMA-262: a final ``$`` is the end of the string, while Python's
+    ``$`` also matches before a final newline (``"123\\n"`` would pass as a number)."""
+    return re.compile(pattern[:-1] + r"\Z" if pattern.endswith("$") and not pattern.endswith("\\$") else pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, schema: dict[str, Any]) -> Iterator[SchemaError]:
+    if validator.is_type(instance, "string") and not _ecma(pattern).search(instance):
+        yield SchemaError(f"does not match {pattern!r}")
+
+
+# Draft 2020-12 with ECMA-262 end-of-string semantics for ``pattern``.
+Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
+@cache
 def load_validator(schema_dir: Path, name: str) -> Draft202012Validator:
     """Load and check a schema once; the compiled validator is reused for every record."""
     schema = orjson.loads((schema_dir / f"{name}.json").read_bytes())
     Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    validator: Draft202012Validator = Validator(schema)
+    return validator
 
 
 def definition(validator: Draft202012Validator, name: str) -> Draft202012Validator:
     """A validator for one ``$defs`` entry of a loaded schema (its ``$ref``s still resolve)."""
-    schema = validator.schema
-    return Draft202012Validator({"$ref": f"#/$defs/{name}", "$defs": schema["$defs"]})
+    sub: Draft202012Validator = Validator({"$ref": f"#/$defs/{name}", "$defs": validator.schema["$defs"]})
+    return sub
 
 
 def _detail(err: SchemaError, base: tuple[Any, ...]) -> ErrorDetail:

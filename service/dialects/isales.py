@@ -1,0 +1,140 @@
+"""``isales``: Huawei CC-iSales outbound call data (seed 003, schemas/isales.json).
+
+Two event shapes, told apart by their keys:
+
+* the file-import request ``{vdnId, campaignId, serverId, filePath, fileName, hour, minute}``: validated
+  with the seed's error codes; fetching the file from the SFTP server is not available yet, so a valid
+  request gives one FAILED outcome ``isales.file_import_unavailable`` (nothing is pretended);
+* template rows ``{vdnId, campaignId, rows: [{sessionId, called, caller, callData, customField,
+  recycleTime}]}``: one record per row, keyed by ``sessionId``, else the first ``calledNo``, upserted.
+
+The tenant is the CloudEvents ``tenant`` attribute; ``campaignId`` must be a campaign of that tenant.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from service.catalog.model import Catalog
+from service.dialects import isales_rules as rules
+from service.dialects.base import Parsed, Rejected
+from service.errors import ErrorDetail
+from service.model.contact import ContactRecord, DialListMode, Policy, WriteMode
+from service.model.outcome import Outcome, Status
+from service.pipeline.envelope import Envelope
+from service.pipeline.validate import definition, load_validator
+
+FILE_KEYS = frozenset({"serverId", "filePath", "fileName", "hour", "minute"})
+POLICY = Policy(mode=WriteMode.UPDATE, dial_list=DialListMode.MIRROR)
+
+TENANT_MISSING = ErrorDetail(
+    "isales.tenant_missing",
+    "/",
+    "The CloudEvents attribute 'tenant' is required: it names the tenant that owns the campaign.",
+)
+FILE_IMPORT_UNAVAILABLE = ErrorDetail(
+    "isales.file_import_unavailable",
+    "/",
+    "Importing a file from an SFTP file server is not available yet: nothing was imported. "
+    "Send the template rows in the event ('rows') instead.",
+)
+NOT_AN_OBJECT = rules.error(rules.WRONG_TYPE, "/", "The event data must be a JSON object.")
+COMBINED = rules.error(
+    rules.COMBINATION,
+    "/",
+    "An event holds either 'rows' or a file to import (serverId, filePath, fileName, hour, minute), not both.",
+)
+SUCCESS_TEXT = {
+    Status.ADDED: "The outbound call data was imported.",
+    Status.UPDATED: "The outbound call data was updated.",
+    Status.UNCHANGED: "The outbound call data is unchanged.",
+}
+
+
+class ISales:
+    name = "isales"
+    aliases: tuple[str, ...] = ("contact-import.isales.v1",)
+    accepts_text = False
+
+    def __init__(self, schema_dir: Path) -> None:
+        validator = load_validator(schema_dir, self.name)
+        self._file = definition(validator, "fileImport")
+        self._head = definition(validator, "templateRows")
+        self._row = definition(validator, "row")
+        self._called = definition(validator, "calledList")
+
+    def parse(self, envelope: Envelope, catalog: Catalog) -> list[Parsed]:
+        data = envelope.data
+        if not isinstance(data, dict):
+            return [Parsed(Rejected([NOT_AN_OBJECT], envelope.tenant))]
+        if "rows" in data:
+            return self._rows(envelope.tenant, data, catalog)
+        return [self._file_request(envelope.tenant, data, catalog)]
+
+    def _file_request(self, tenant: str | None, data: dict[str, Any], catalog: Catalog) -> Parsed:
+        errors = self._context(tenant, data, catalog, rules.check(self._file, data))
+        return Parsed(Rejected(errors or [FILE_IMPORT_UNAVAILABLE], tenant, _campaign(data)))
+
+    def _rows(self, tenant: str | None, data: dict[str, Any], catalog: Catalog) -> list[Parsed]:
+        rows = data["rows"]
+        head = {k: v for k, v in data.items() if k != "rows" and k not in FILE_KEYS}
+        errors = [COMBINED] if FILE_KEYS & data.keys() else []
+        errors += [e for e in rules.check(self._head, head) if e.path != "/rows"]
+        errors = self._context(tenant, data, catalog, errors + rules.rows_shape(rows))
+        campaign = _campaign(data)
+        if errors:
+            count = len(rows) if isinstance(rows, list) and rows else 1
+            return [Parsed(Rejected(errors, tenant, campaign, rules.guess_key(rows, i))) for i in range(count)]
+        assert tenant is not None and campaign is not None
+        return [self._one(tenant, campaign, i, row) for i, row in enumerate(rows)]
+
+    def _context(
+        self, tenant: str | None, data: dict[str, Any], catalog: Catalog, errors: list[ErrorDetail]
+    ) -> list[ErrorDetail]:
+        """The event's own errors, then the tenant and the campaign it names."""
+        out = list(errors)
+        if not tenant:
+            return [*out, TENANT_MISSING]
+        campaign = _campaign(data)
+        if (
+            campaign is None
+            or any(e.path == "/campaignId" for e in out)
+            or catalog.campaign(tenant, campaign) is not None
+        ):
+            return out
+        detail = f"The campaign '{campaign}' does not exist for tenant '{tenant}'."
+        return [*out, rules.error(rules.WRONG_VALUE, "/campaignId", detail)]
+
+    def _one(self, tenant: str, campaign: str, index: int, raw: Any) -> Parsed:
+        base = ("rows", index)
+        errors = rules.check(self._row, raw, base)
+        if not isinstance(raw, dict):
+            return Parsed(Rejected(errors, tenant, campaign))
+        bad = {e.path.split("/")[3] for e in errors if e.path.count("/") >= 3}
+        called: list[dict[str, Any]] = []
+        if "called" not in bad and "called" in raw:
+            called, more = rules.called_errors(self._called, raw["called"], base)
+            errors += more
+        if "recycleTime" not in bad:
+            errors += rules.recycle_time_errors(raw, base)
+        if errors:
+            return Parsed(Rejected(errors, tenant, campaign, rules.guess_key([raw], 0)))
+        record = ContactRecord(tenant=tenant, campaign=campaign, contact=rules.contact(raw, called), policy=POLICY)
+        return Parsed(record)
+
+    def native(self, outcome: Outcome) -> Any:
+        """The seed's response body: resultCode/resultDesc, importTaskId, returnCode/returnDesc."""
+        if outcome.status is Status.FAILED:
+            first = outcome.errors[0] if outcome.errors else None
+            code = first.code if first is not None and rules.SEED_CODE.match(first.code) else rules.GENERIC
+            desc = first.message if first is not None else rules.SEED_TEXT[rules.GENERIC]
+        else:
+            code, desc = rules.SUCCESS, SUCCESS_TEXT.get(outcome.status, "Success.")
+        # importTaskId names a file-import task; none exists until file imports do
+        return {"resultCode": code, "resultDesc": desc, "importTaskId": None, "returnCode": code, "returnDesc": desc}
+
+
+def _campaign(data: dict[str, Any]) -> str | None:
+    value = data.get("campaignId")
+    return value if isinstance(value, str) and value else None
