@@ -82,8 +82,10 @@ class ConsumerLoop:
 
     async def assigned(self, assigned: list[TopicPartition]) -> None:
         async with self._lock:
-            self._generation += 1
             await self._seek_to_stored(list(assigned))
+            # after the seek: a batch getmany returned before it (read from Kafka's committed
+            # offset while the stored offsets were being read) must be abandoned by _handle
+            self._generation += 1
             self.ready = True
         log.info("partitions assigned", partitions=sorted(tp.partition for tp in assigned))
 
@@ -113,23 +115,34 @@ class ConsumerLoop:
                 log.warning("cannot read stored offsets, retrying", error=str(exc), retry_in_s=delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._s.retry_max_s)
-        ends = await self._consumer.end_offsets(tps)
-        for tp in tps:
-            offset = stored.get(tp)
-            self._expected[tp] = offset
-            if offset is None:
-                continue  # never stored: Kafka's committed offset, else the log's beginning
-            if offset > ends[tp]:
+        # never stored: Kafka's committed offset, else the log's beginning
+        committed = {tp: await self._consumer.committed(tp) for tp in tps if tp not in stored}
+        missing = [tp for tp, o in committed.items() if o is None]
+        begin = await self._consumer.beginning_offsets(missing) if missing else {}
+        for tp in tps:  # no await from here: the caller bumps the generation right after
+            self._expected[tp] = stored.get(tp)
+            target = stored.get(tp, committed.get(tp))
+            self._consumer.seek(tp, begin[tp] if target is None else target)  # beyond the end: _restart_recreated
+
+    async def _restart_recreated(self) -> None:
+        """A position beyond the fetched high watermark (topic recreated): restart at the beginning.
+
+        The fetch high watermark is used, not ListOffsets: tansu answers ListOffsets(LATEST) with the
+        last record batch's base offset + 1, which would rewind (and replay) a healthy partition.
+        """
+        async with self._lock:
+            for tp in self._consumer.assignment():
+                high = self._consumer.highwater(tp)
+                if high is None or await self._consumer.position(tp) <= high:
+                    continue
                 log.warning(
                     "stored offset is beyond the log end (topic recreated?); restarting from the beginning",
                     topic=tp.topic,
                     partition=tp.partition,
-                    stored_offset=offset,
-                    log_end=ends[tp],
+                    stored_offset=self._expected.get(tp),
+                    log_end=high,
                 )
                 await self._consumer.seek_to_beginning(tp)
-            else:
-                self._consumer.seek(tp, offset)
 
     # -- the loop ------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -140,6 +153,7 @@ class ConsumerLoop:
             self.last_progress = time.monotonic()
             if batch:
                 await self._handle(batch)
+            await self._restart_recreated()
             self._update_lag()
 
     async def _handle(self, batch: dict[TopicPartition, list]) -> None:  # type: ignore[type-arg]

@@ -37,6 +37,7 @@ class Relay:
     async def run(self) -> None:
         delay = self._s.retry_initial_s
         while not self._stopping:
+            self._wake.clear()  # before the round: a wake-up during it starts the next one at once
             try:
                 sent = await self.flush_once()
                 self.healthy = True
@@ -50,7 +51,6 @@ class Relay:
                 delay = min(delay * 2, self._s.retry_max_s)
                 continue
             if sent < self._s.relay_batch:
-                self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._s.relay_idle_ms / 1000)
 
