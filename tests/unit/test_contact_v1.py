@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis_jsonschema import from_schema
 
 from service.catalog.model import Catalog
 from service.config import REPO_SCHEMAS
@@ -87,3 +91,31 @@ def test_event_level_errors_fail_every_record(data: Any, path: str) -> None:
     first = parsed[0].record
     assert isinstance(first, Rejected)
     assert path in [e.path for e in first.errors]
+
+
+SCHEMA = orjson.loads((REPO_SCHEMAS / "contact.v1.json").read_bytes())
+
+
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(from_schema(SCHEMA["$defs"]["contact"] | {"$defs": SCHEMA["$defs"]}))
+def test_every_schema_valid_contact_maps_to_the_canonical_model(contact: Any) -> None:
+    parsed = ADAPTER.parse(_env(_data(contact)), Catalog())
+    rec = parsed[0].record
+    if isinstance(rec, Rejected):  # only what a pattern cannot say: an impossible calendar date
+        assert all(e.code.startswith("model.") for e in rec.errors), rec.errors
+    else:
+        assert rec.contact.user_data == contact["user_data"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        max_leaves=10,
+    )
+)
+def test_any_input_gives_records_or_coded_failures_never_an_exception(data: Any) -> None:
+    for p in ADAPTER.parse(_env(data), Catalog()):
+        if isinstance(p.record, Rejected):
+            assert p.record.errors and all(e.code and e.path.startswith("/") for e in p.record.errors)
