@@ -205,6 +205,7 @@ class ConsumerLoop:
             statuses={f"{d}:{s}": n for (d, s), n in result.statuses.items()},
             duration_ms=round(elapsed * 1000, 1),
         )
+        _log_failures(result.failures)
         await self._commit_kafka({tp: ms[-1].offset + 1 for tp, ms in batch.items()})
 
     async def _commit_kafka(self, positions: dict[TopicPartition, int]) -> None:
@@ -224,3 +225,14 @@ class ConsumerLoop:
             pos = self._expected.get(tp)
             if high is not None and pos is not None:
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - pos))
+
+
+_FAILURE_LINES = 50  # per batch; the rest is summed up in one line
+
+
+def _log_failures(failures: list[tuple[str, str, int, list[str]]]) -> None:
+    """One line per failed record, by event id and error codes only (never the record's values)."""
+    for dialect, event_id, index, codes in failures[:_FAILURE_LINES]:
+        log.info("record failed", dialect=dialect, event_id=event_id, record_index=index, codes=codes[:10])
+    if len(failures) > _FAILURE_LINES:
+        log.info("more records failed", count=len(failures) - _FAILURE_LINES)

@@ -56,6 +56,7 @@ class BatchResult:
     replayed: int = 0
     statuses: dict[tuple[str, str], int] = field(default_factory=dict)
     dead_reasons: list[str] = field(default_factory=list)
+    failures: list[tuple[str, str, int, list[str]]] = field(default_factory=list)  # dialect, event, index, codes
 
     def count(self) -> None:
         """Add a committed batch to the metrics (never a rolled-back one)."""
@@ -184,6 +185,8 @@ class Processor:
                     o = outcomes.build(dialect, e.envelope, i, p, a, processed_at)
                     tally = (e.envelope.dialect, o.status.value)
                     result.statuses[tally] = result.statuses.get(tally, 0) + 1
+                    if o.errors:
+                        result.failures.append((o.dialect, o.event_id, i, [err.code for err in o.errors]))
                     out.append(outcomes.to_message(o, self._s.results_topic, e.envelope))
             await outbox.add(conn, out + dead)
             result.replayed = len(replays)
