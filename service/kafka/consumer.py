@@ -59,6 +59,7 @@ class ConsumerLoop:
         self._lock = asyncio.Lock()
         self._expected: dict[TopicPartition, int | None] = {}
         self._generation = 0
+        self._sought: dict[TopicPartition, float] = {}  # seek time (ms) of partitions not yet checked
         self._stopping = asyncio.Event()
         self.ready = False
         self.last_progress = time.monotonic()
@@ -75,6 +76,7 @@ class ConsumerLoop:
             self._generation += 1
             for tp in revoked:
                 self._expected.pop(tp, None)
+                self._sought.pop(tp, None)
                 with contextlib.suppress(KeyError):
                     metrics.CONSUMER_LAG.remove(tp.topic, str(tp.partition))
         if revoked:
@@ -123,6 +125,7 @@ class ConsumerLoop:
             self._expected[tp] = stored.get(tp)
             target = stored.get(tp, committed.get(tp))
             self._consumer.seek(tp, begin[tp] if target is None else target)  # beyond the end: _restart_recreated
+            self._sought[tp] = time.time() * 1000
 
     async def _restart_recreated(self) -> None:
         """A position beyond the fetched high watermark (topic recreated): restart at the beginning.
@@ -131,9 +134,13 @@ class ConsumerLoop:
         last record batch's base offset + 1, which would rewind (and replay) a healthy partition.
         """
         async with self._lock:
-            for tp in self._consumer.assignment():
+            for tp in [tp for tp in self._sought if tp in self._consumer.assignment()]:
+                polled = self._consumer.last_poll_timestamp(tp)
                 high = self._consumer.highwater(tp)
-                if high is None or await self._consumer.position(tp) <= high:
+                if polled is None or high is None or polled <= self._sought[tp]:
+                    continue  # no fetch answered since the seek: the cached high watermark may be stale
+                del self._sought[tp]
+                if await self._consumer.position(tp) <= high:
                     continue
                 log.warning(
                     "stored offset is beyond the log end (topic recreated?); restarting from the beginning",

@@ -106,6 +106,11 @@ class Database:
 
         pg_ctl(list(args), pgdata=self.path, user=self._server.system_user, timeout=30)
 
+    def start_again(self) -> None:
+        """Start the cluster after a ``pg_ctl stop``, with pgserver's own arguments (tests)."""
+        assert self._server is not None
+        self._server.ensure_postgres_running()
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.cleanup()
