@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -25,9 +27,14 @@ class Infra:
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
-    """A real Kafka-protocol broker and a real Postgres; failing to start them fails the tests."""
-    base = tmp_path_factory.mktemp("infra")
+def infra() -> Iterator[Infra]:
+    """A real Kafka-protocol broker and a real Postgres; failing to start them fails the tests.
+
+    Not under pytest's temporary root: pytest makes that root private to root (0700) whenever a
+    session starts, and as root the Postgres server runs as its own user, which must reach its data.
+    """
+    base = Path(tempfile.mkdtemp(prefix="cis-test-infra-"))
+    base.chmod(0o755)
     broker = Broker(free_port(), base / "broker.log")
     broker.start()
     database = Database(base / "pg")
@@ -37,6 +44,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     finally:
         broker.stop()
         database.stop()
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
