@@ -33,6 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     results.add_argument("--idle", type=float, default=5.0, help="stop after this many idle seconds")
     results.add_argument("--max", type=int, default=0, help="stop after this many outcomes (0: no limit)")
     results.add_argument("--full", action="store_true", help="print the whole CloudEvent, not only its data")
+    dead = sub.add_parser("dead-letters", help="work with the dead-letter topic")
+    dead_sub = dead.add_subparsers(dest="dead_command", required=True)
+    replay = dead_sub.add_parser("replay", help="re-publish dead letters to the input topic (after a fix)")
+    replay.add_argument("--reason", help="only dead letters with this dlq_reason (e.g. too_large)")
+    replay.add_argument("--max", type=int, default=0, help="replay at most this many (0: no limit)")
+    replay.add_argument("--dry-run", action="store_true", help="list what would be replayed, publish nothing")
+    replay.add_argument(
+        "--include-redacted", action="store_true", help="also replay messages whose passwords were stripped"
+    )
+    replay.add_argument("--idle", type=float, default=5.0, help="give up after this many idle seconds")
     sub.add_parser("config-table", help="print the README's configuration table")
     catalog_cli.register(sub)
     args = parser.parse_args(argv)
@@ -71,6 +81,20 @@ def main(argv: list[str] | None = None) -> int:
         from service.ops.tools import read_results
 
         asyncio.run(read_results(settings, args.topic, args.idle, args.max, args.full))
+    elif args.command == "dead-letters":
+        from service.ops.deadletters import replay as replay_dead_letters
+
+        report = asyncio.run(
+            replay_dead_letters(
+                settings,
+                reason=args.reason,
+                limit=args.max,
+                dry_run=args.dry_run,
+                include_redacted=args.include_redacted,
+                idle_s=args.idle,
+            )
+        )
+        print(report.line(args.dry_run), file=sys.stderr)
     return 0
 
 

@@ -14,11 +14,14 @@ from typing import Any
 import orjson
 
 from service.errors import UndecodableMessage
+from service.pipeline.validate import too_deep
 
 TOO_LARGE = "too_large"
 NOT_JSON = "not_json"
 BAD_ENVELOPE = "bad_envelope"
 UNKNOWN_DIALECT = "unknown_dialect"
+TOO_DEEP = "too_deep"
+MAX_DEPTH = 32  # nesting levels of the event data; orjson itself refuses more than 1024
 
 
 @dataclass(slots=True)
@@ -79,7 +82,7 @@ def decode(
     fallback_id = f"{topic}/{partition}/{offset}"
 
     if "ce_type" in hdrs or "dialect" in hdrs:
-        named = hdrs.get("ce_type") or hdrs["dialect"]
+        named = hdrs.get("ce_type") or hdrs.get("dialect") or ""  # both present, maybe empty
         dialect = _resolve(named, resolve)
         data = _body(value, accepts_text(dialect))
         event_id = hdrs.get("ce_id") or hdrs.get("event-id") or fallback_id
@@ -101,6 +104,10 @@ def decode(
 
     if not event_id or len(event_id) > 256 or len(source) > 256:
         raise UndecodableMessage(BAD_ENVELOPE, "event id or source empty or longer than 256 characters")
+    if "\x00" in event_id or "\x00" in source or (tenant and "\x00" in tenant):
+        raise UndecodableMessage(BAD_ENVELOPE, "event id, source or tenant holds U+0000 (NUL)")
+    if value.count(b"{") + value.count(b"[") > MAX_DEPTH and too_deep(data, MAX_DEPTH):
+        raise UndecodableMessage(TOO_DEEP, f"the event data nests more than {MAX_DEPTH} levels")
     return Envelope(event_id, source, dialect, data, topic, partition, offset, timestamp_ms, key, tenant or None)
 
 

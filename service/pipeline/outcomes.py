@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,6 +17,12 @@ from service.store.contacts import Applied
 from service.store.outbox import OutMessage
 
 RESULT_TYPE = "contact-import.outcome.v1"
+REDACTED_HEADER = "dlq_redacted"
+_MASK = b"***"
+# importWS credentials as query-string parameters (any case, also inside a JSON string) ...
+_QUERY_SECRET = re.compile(rb"(?i)((?<![a-z0-9_])(?:password|source_pwd)\s*=)(?:\\.|[^&\"\\\r\n])+")
+# ... and as JSON members, whatever the value's type (empty strings are left alone)
+_JSON_SECRET = re.compile(rb'(?i)("(?:password|source_pwd)"\s*:\s*)(?:"(?:\\.|[^"\\])+"|[^,}\]\s"]+)')
 log = structlog.get_logger(__name__)
 
 
@@ -91,6 +98,18 @@ def to_message(out: Outcome, topic: str, env: Envelope) -> OutMessage:
     return OutMessage(topic, key, orjson.dumps(event), headers, env.event_source, env.event_id)
 
 
+def redact(value: bytes) -> tuple[bytes, bool]:
+    """``value`` with importWS passwords replaced by ``***`` (best effort, any bytes); and whether any was."""
+    out, n_json = _JSON_SECRET.subn(lambda m: m.group(1) + b'"***"', value)
+    out, n_query = _QUERY_SECRET.subn(lambda m: m.group(1) + _MASK, out)
+    return out, bool(n_json or n_query)
+
+
+def _header_text(value: bytes | None) -> str:
+    # header values become jsonb in the outbox, which refuses NUL: keep them readable, never fatal
+    return (value or b"").decode("utf-8", "replace").replace("\x00", "\ufffd")
+
+
 def dead_letter(
     topic: str,
     err: UndecodableMessage,
@@ -100,8 +119,10 @@ def dead_letter(
     headers: list[tuple[str, bytes]],
     origin: tuple[str, int, int],
 ) -> OutMessage:
-    """The original message, unchanged, with why and where from in headers."""
-    hdrs = [(k, v.decode("utf-8", "replace")) for k, v in headers if not k.startswith("dlq_")]
+    """The original message with why and where from in headers; passwords are replaced by ``***``
+    (header ``dlq_redacted: password``: such a message can no longer authenticate when replayed)."""
+    payload, redacted = redact(value or b"")
+    hdrs = [(k, _header_text(v)) for k, v in headers if not k.startswith("dlq_")]
     hdrs += [
         ("dlq_reason", err.reason),
         ("dlq_message", err.message[:500]),
@@ -110,4 +131,6 @@ def dead_letter(
         ("dlq_origin_offset", str(origin[2])),
         ("dlq_time", now_iso()),
     ]
-    return OutMessage(topic, key, value or b"", hdrs, reason=err.reason)
+    if redacted:
+        hdrs.append((REDACTED_HEADER, "password"))
+    return OutMessage(topic, key, payload, hdrs, reason=err.reason)

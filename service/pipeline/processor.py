@@ -23,11 +23,13 @@ from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
 from service.pipeline import outcomes
 from service.pipeline.envelope import decode
+from service.pipeline.validate import nul_pointer
 from service.store import contacts, events, offsets, outbox
 from service.store.contacts import Applied
 from service.store.db import translated
 
 log = structlog.get_logger(__name__)
+NUL_BYTE = "input.nul_byte"
 
 
 class Message(Protocol):
@@ -111,11 +113,15 @@ class Processor:
                     offset=m.offset,
                 )
                 continue
-            parsed = self._parse(env, catalog)
+            parsed = self._parse(env, catalog, may_hold_nul=_may_hold_nul(m.value))
             prepared.append(_Event(env, parsed))
         return prepared, dead
 
-    def _parse(self, env: Any, catalog: Catalog) -> list[Parsed]:
+    def _parse(self, env: Any, catalog: Catalog, may_hold_nul: bool = True) -> list[Parsed]:
+        parsed = self._parse_dialect(env, catalog)
+        return _reject_nul(env.data, parsed) if may_hold_nul else parsed
+
+    def _parse_dialect(self, env: Any, catalog: Catalog) -> list[Parsed]:
         dialect = self._registry.get(env.dialect)
         try:
             parsed = dialect.parse(env, catalog)
@@ -239,6 +245,33 @@ class Processor:
                     results.append(ErrorDetail("store.rejected", "/", f"the database rejected the record ({code})"))
             out.append(results)
         return out
+
+
+def _may_hold_nul(value: bytes | None) -> bool:
+    """Cheap pre-check on the raw bytes: a NUL is escaped in JSON, raw in text, ``%00`` in a query."""
+    return value is not None and (b"\\u0000" in value or b"\x00" in value or b"%00" in value)
+
+
+def _reject_nul(data: Any, parsed: list[Parsed]) -> list[Parsed]:
+    """Fail records that would carry U+0000 (PostgreSQL refuses it) at validation time, not in the store.
+
+    A NUL anywhere in the event data fails each of its records (code ``input.nul_byte``, the pointer
+    into the data); one a dialect decoded itself (``%00`` in a query string) fails just its record.
+    """
+    where = nul_pointer(data)
+    out: list[Parsed] = []
+    for p in parsed:
+        rec = p.record
+        at = where
+        if at is None and isinstance(rec, ContactRecord) and nul_pointer(rec.model_dump(mode="json")) is not None:
+            at = "/"
+        if at is None:
+            out.append(p)
+            continue
+        err = ErrorDetail(NUL_BYTE, at, "strings must not contain U+0000 (NUL)")
+        errors = [*rec.errors, err] if isinstance(rec, Rejected) else [err]
+        out.append(Parsed(Rejected(errors, *_names(rec)), p.warnings))
+    return out
 
 
 def _is_data_error(exc: Exception) -> bool:

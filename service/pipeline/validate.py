@@ -97,3 +97,38 @@ def schema_errors(validator: Draft202012Validator, instance: Any, base: tuple[An
 def model_errors(exc: ValidationError, base: tuple[Any, ...] = ()) -> list[ErrorDetail]:
     """pydantic errors in the same shape as schema errors."""
     return [ErrorDetail(f"model.{e['type']}", pointer([*base, *e["loc"]]), e["msg"][:300]) for e in exc.errors()]
+
+
+def too_deep(data: Any, limit: int) -> bool:
+    """Whether containers nest more than ``limit`` levels (the value itself is level 0)."""
+    stack: list[tuple[Any, int]] = [(data, 0)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else None
+        if children is None:
+            continue
+        if depth >= limit:
+            return True
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return False
+
+
+def nul_pointer(data: Any) -> str | None:
+    """The JSON pointer of the first string (or member name) holding ``\\u0000``, or ``None``.
+
+    PostgreSQL refuses NUL in text and jsonb, so such input is rejected before any dialect sees it.
+    """
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(data, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if "\x00" in node:
+                return pointer(path)
+        elif isinstance(node, dict):
+            for k, v in reversed(node.items()):
+                if "\x00" in k:
+                    return pointer((*path, k))
+                stack.append((v, (*path, k)))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+    return None

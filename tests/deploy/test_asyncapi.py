@@ -268,12 +268,13 @@ def test_outcome_schema_mirrors_the_model() -> None:
     assert set(schema["properties"]["source"]["properties"]) == set(Source.model_fields)
 
 
-@pytest.mark.parametrize("reason", ["too_large", "not_json", "bad_envelope", "unknown_dialect"])
-def test_real_dead_letters_match_the_document(reason: str) -> None:
+@pytest.mark.parametrize("reason", ["too_large", "not_json", "bad_envelope", "unknown_dialect", "too_deep"])
+@pytest.mark.parametrize("value", [b"\x00not json", b"EVENT=Import&password=s3cret"])
+def test_real_dead_letters_match_the_document(reason: str, value: bytes) -> None:
     message = outcomes.dead_letter(
         "contact-imports-dlq",
         UndecodableMessage(reason, "why"),
-        value=b"\x00not json",
+        value=value,
         key=b"k",
         headers=[("dialect", b"contact.v1")],
         origin=("contact-imports", 1, 7),
