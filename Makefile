@@ -31,3 +31,7 @@ clean:
 .PHONY: tools
 tools:
 	command -v promtool >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
+
+## Throughput, latency and memory benchmarks: docs/performance.md and bench/results/ (BENCH_ARGS=--quick: a short run).
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
