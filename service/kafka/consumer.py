@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Iterator
 
 import asyncpg
 import structlog
@@ -158,14 +159,16 @@ class ConsumerLoop:
                 timeout_ms=self._s.batch_max_wait_ms, max_records=self._s.batch_max_records
             )
             self.last_progress = time.monotonic()
-            if batch:
-                await self._handle(batch)
+            generation = self._generation  # one fetch: any rebalance abandons all its chunks
+            for chunk in chunks(batch, self._s.batch_max_bytes):
+                if not await self._handle(chunk, generation):
+                    break  # abandoned: the partitions are re-read from the stored offsets
             await self._restart_recreated()
             self._update_lag()
 
-    async def _handle(self, batch: dict[TopicPartition, list]) -> None:  # type: ignore[type-arg]
+    async def _handle(self, batch: dict[TopicPartition, list], generation: int) -> bool:  # type: ignore[type-arg]
+        """Commit one chunk; False when it was abandoned (rebalance, fencing, shutdown)."""
         t0 = time.perf_counter()
-        generation = self._generation
         messages = [m for ms in batch.values() for m in ms]
         prepared, dead = self._processor.prepare(messages, await self._catalog.get())
         delay = self._s.retry_initial_s
@@ -173,7 +176,7 @@ class ConsumerLoop:
             async with self._lock:
                 if generation != self._generation:
                     log.info("rebalance during batch; abandoned, partitions re-read", messages=len(messages))
-                    return
+                    return False
                 moves = {
                     (tp.topic, tp.partition): (self._expected.get(tp), ms[-1].offset + 1) for tp, ms in batch.items()
                 }
@@ -185,7 +188,7 @@ class ConsumerLoop:
                     log.warning("batch fenced; re-reading stored offsets", error=str(exc))
                     self._generation += 1
                     await self._seek_to_stored(list(batch))
-                    return
+                    return False
                 except TransientError as exc:
                     metrics.DB_ERRORS.inc()
                     log.warning("batch failed on a transient error, retrying", error=str(exc), retry_in_s=delay)
@@ -195,7 +198,7 @@ class ConsumerLoop:
                     break
             if self._stopping.is_set():
                 log.info("stopping with a batch not committed; it will be re-read", messages=len(messages))
-                return
+                return False
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._s.retry_max_s)
         self._relay.wake()
@@ -214,6 +217,7 @@ class ConsumerLoop:
         )
         _log_failures(result.failures)
         await self._commit_kafka({tp: ms[-1].offset + 1 for tp, ms in batch.items()})
+        return True
 
     async def _commit_kafka(self, positions: dict[TopicPartition, int]) -> None:
         """Mirror the stored offsets to Kafka for lag tooling; Postgres stays the truth."""
@@ -232,6 +236,22 @@ class ConsumerLoop:
             pos = self._expected.get(tp)
             if high is not None and pos is not None:
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(max(0, high - pos))
+
+
+def chunks(batch: dict[TopicPartition, list], max_bytes: int) -> Iterator[dict[TopicPartition, list]]:  # type: ignore[type-arg]
+    """Split a fetch into transactions of about ``max_bytes`` of values (at least one message each),
+    keeping every partition's messages in order, so memory stays bounded however large the events."""
+    chunk: dict[TopicPartition, list] = {}  # type: ignore[type-arg]
+    size = 0
+    for tp, messages in batch.items():
+        for m in messages:
+            if chunk and size + len(m.value or b"") > max_bytes:
+                yield chunk
+                chunk, size = {}, 0
+            chunk.setdefault(tp, []).append(m)
+            size += len(m.value or b"")
+    if chunk:
+        yield chunk
 
 
 _FAILURE_LINES = 50  # per batch; the rest is summed up in one line
