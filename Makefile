@@ -20,8 +20,8 @@ test: $(STAMP) tools
 	$(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check service tests
-	$(VENV)/bin/ruff format --check service tests
+	$(VENV)/bin/ruff check service tests bench
+	$(VENV)/bin/ruff format --check service tests bench
 	$(VENV)/bin/mypy
 
 clean:
