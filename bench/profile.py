@@ -7,6 +7,7 @@ self time, as a share of all samples (py-spy samples only running threads, so th
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 from collections import Counter
 from pathlib import Path
@@ -57,11 +58,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--match", default="", help="only frames containing this text (e.g. service/)")
     args = p.parse_args(argv)
     s = summarize(args.file, args.top, args.match)
-    print(f"{s['samples']} samples")
+    lines = [f"{s['samples']} samples"]
     for title in ("inclusive_pct", "self_pct"):
-        print(f"\n{title}:")
-        for name, pct in s[title]:  # type: ignore[attr-defined]
-            print(f"  {pct:5.1f}%  {name}")
+        lines.append(f"\n{title}:")
+        lines += [f"  {pct:5.1f}%  {name}" for name, pct in s[title]]  # type: ignore[attr-defined]
+    with contextlib.suppress(BrokenPipeError):  # piped into head
+        print("\n".join(lines))
     return 0
 
 

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import os
 import shlex
+import subprocess
 import sys
 import time
 import traceback
@@ -156,6 +157,25 @@ class Bench:
         return out
 
 
+def revision(root: Path) -> str:
+    """The service's git revision (read-only git; ``+dirty`` when service/ has local changes)."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", "service"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return "unknown"
+    if head.returncode != 0:
+        return "unknown (not a git checkout)"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+
+
 def _progress(run: int, name: str, result: dict[str, Any], took: float) -> None:
     if "error" in result:
         line = f"FAILED {result['error']}"
@@ -175,6 +195,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     runs = args.runs or (1 if args.quick else 3)
     chosen = [m for m in MEASUREMENTS if not args.only or m in args.only]
     started = datetime.now(UTC)
+    service_root = Path(os.environ.get("BENCH_SERVICE_ROOT") or ROOT)
+    rev_start = revision(service_root)
     load_start = round(os.getloadavg()[0], 2)
     stack = Stack()
     stack.start()
@@ -193,6 +215,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "command": " ".join(["python -m bench.run", *(shlex.quote(a) for a in args.command_line)]),
         "machine": report.machine(),
         "postgres": pg,
+        "service_revision": rev_start
+        if rev_start == revision(service_root)
+        else f"{rev_start} (changed during the run)",
         "loadavg_start": load_start,
         "loadavg_end": round(os.getloadavg()[0], 2),
         "config": {
@@ -203,7 +228,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "latency_per_event": sz["latency_per_event"],
             "latency_dialect": args.latency_dialect,
             "measurements": chosen,
-            "service_root": os.environ.get("BENCH_SERVICE_ROOT") or str(ROOT),
+            "service_root": str(service_root),
         },
         "results": results,
         "summary": report.summarize(results),
