@@ -11,13 +11,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from service.config import Settings
 from service.ops.embedded import Broker, Database, free_port
 from service.store import db as store_db
 from service.store.migrate import migrate
-from tests.support import ServiceProcess
+from tests.support import ServiceProcess, make_settings
 
 
 class Infra:
@@ -71,22 +70,7 @@ def dsn(infra: Infra) -> str:
 @pytest.fixture
 def settings(infra: Infra, dsn: str) -> Settings:
     """Settings for one test: its own topics, group and database."""
-    tag = uuid.uuid4().hex[:8]
-    return Settings(
-        kafka_bootstrap=infra.broker.bootstrap,
-        kafka_idempotent_producer=False,
-        group_id=f"g-{tag}",
-        input_topic=f"in-{tag}",
-        results_topic=f"out-{tag}",
-        dead_letter_topic=f"dlq-{tag}",
-        topic_partitions=3,
-        database_url=SecretStr(dsn),
-        http_host="127.0.0.1",
-        http_port=0,
-        retry_initial_s=0.1,
-        retry_max_s=1.0,
-        relay_idle_ms=50,
-    )
+    return make_settings(infra.broker.bootstrap, dsn, uuid.uuid4().hex[:8])
 
 
 @pytest.fixture

@@ -15,10 +15,31 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import SecretStr
 
 from service.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def make_settings(bootstrap: str, dsn: str, tag: str, **overrides: Any) -> Settings:
+    """Settings for one test: its own topics and group (named by ``tag``) and database."""
+    values: dict[str, Any] = {
+        "kafka_bootstrap": bootstrap,
+        "kafka_idempotent_producer": False,
+        "group_id": f"g-{tag}",
+        "input_topic": f"in-{tag}",
+        "results_topic": f"out-{tag}",
+        "dead_letter_topic": f"dlq-{tag}",
+        "topic_partitions": 3,
+        "database_url": SecretStr(dsn),
+        "http_host": "127.0.0.1",
+        "http_port": 0,
+        "retry_initial_s": 0.1,
+        "retry_max_s": 1.0,
+        "relay_idle_ms": 50,
+    }
+    return Settings(**{**values, **overrides})
 
 
 def settings_env(settings: Settings) -> dict[str, str]:

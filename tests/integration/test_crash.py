@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import pytest
-from pydantic import SecretStr
 
 from service.config import Settings
 from service.kafka.clients import ensure_topics
 from service.model.outcome import outcome_id
 from service.store import db as store_db
 from service.store.migrate import migrate
-from tests.support import ServiceProcess, contact, contacts_event, outcomes, produce, read_topic
+from tests.support import ServiceProcess, contact, contacts_event, make_settings, outcomes, produce, read_topic
 
 if TYPE_CHECKING:
     from tests.conftest import Infra
@@ -89,22 +88,7 @@ async def fresh_settings(infra: Infra) -> Settings:
         await migrate(conn)
     finally:
         await conn.close()
-    return Settings(
-        kafka_bootstrap=infra.broker.bootstrap,
-        kafka_idempotent_producer=False,
-        group_id=f"g-{tag}",
-        input_topic=f"in-{tag}",
-        results_topic=f"out-{tag}",
-        dead_letter_topic=f"dlq-{tag}",
-        topic_partitions=3,
-        database_url=SecretStr(infra.database.dsn(f"t_{tag}")),
-        http_host="127.0.0.1",
-        http_port=0,
-        retry_initial_s=0.1,
-        retry_max_s=1.0,
-        relay_idle_ms=50,
-        batch_max_records=5,
-    )
+    return make_settings(infra.broker.bootstrap, infra.database.dsn(f"t_{tag}"), tag, batch_max_records=5)
 
 
 async def wait_settled(conn: asyncpg.Connection, s: Settings, svc: ServiceProcess, timeout_s: float) -> None:
