@@ -15,8 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from jsonschema import Draft202012Validator
-
 from service.catalog.model import Campaign, Catalog
 from service.dialects import dialler_native
 from service.dialects.base import Parsed, Rejected
@@ -36,7 +34,7 @@ from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, Phone, Policy, WriteMode
 from service.model.outcome import Outcome
 from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator, pointer, schema_errors
+from service.pipeline.validate import Schema, definition, load_validator, pointer, schema_errors
 
 WRAPPER_KEYS = ("overwriteDuplicates", "contact")
 MAX_UNKNOWN_WARNINGS = 50
@@ -124,7 +122,7 @@ class Dialler:
         self._campaign_names[(tenant, campaign.campaign)] = campaign.name
 
 
-def _shape_errors(validator: Draft202012Validator, instance: Any, base: tuple[str, ...]) -> list[ErrorDetail]:
+def _shape_errors(validator: Schema, instance: Any, base: tuple[str, ...]) -> list[ErrorDetail]:
     """Schema violations, coded ``dialler.<reason>`` (``wrong_type``, ``too_long``, ``bad_format``, …)."""
     return [
         ErrorDetail("dialler." + e.code.split(".", 1)[1], e.path, e.message)

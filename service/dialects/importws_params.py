@@ -15,10 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from jsonschema import Draft202012Validator
-
 from service.errors import ErrorDetail
-from service.pipeline.validate import schema_errors
+from service.pipeline.validate import Schema, schema_errors
 
 EVENT = "EVENT"
 PARAMETERS = (
@@ -74,7 +72,7 @@ class Read:
     warnings: list[ErrorDetail] = field(default_factory=list)
 
 
-def read(data: Any, validator: Draft202012Validator) -> Read:
+def read(data: Any, validator: Schema) -> Read:
     """The event's parameters from either form, checked against the ``params`` schema."""
     if isinstance(data, str):
         pairs, errors = decode_query(data)

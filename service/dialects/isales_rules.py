@@ -15,12 +15,11 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from service.errors import ErrorDetail
 from service.model.contact import Contact, Phone
-from service.pipeline.validate import pointer
+from service.pipeline.validate import Schema, pointer
 
 SUCCESS = "0200000"
 GENERIC = "0200001"
@@ -92,12 +91,9 @@ def _name(path: str) -> str:
     return f"'{path[1:]}'" if path != "/" else "the event data"
 
 
-def check(validator: Draft202012Validator, instance: Any, base: tuple[Any, ...] = ()) -> list[ErrorDetail]:
+def check(validator: Schema, instance: Any, base: tuple[Any, ...] = ()) -> list[ErrorDetail]:
     """Every schema violation of ``instance`` as seed-coded errors, ordered by path; empty when valid."""
-    if validator.is_valid(instance):
-        return []
-    errors = sorted(validator.iter_errors(instance), key=lambda e: [str(p) for p in e.absolute_path])
-    return [d for e in errors for d in _details(e, base)]
+    return [d for e in validator.errors(instance) for d in _details(e, base)]
 
 
 def _details(err: SchemaError, base: tuple[Any, ...]) -> list[ErrorDetail]:
@@ -173,7 +169,7 @@ def decode_called(text: str) -> Any:
 
 
 def called_errors(
-    validator: Draft202012Validator, value: Any, base: tuple[Any, ...]
+    validator: Schema, value: Any, base: tuple[Any, ...]
 ) -> tuple[list[dict[str, Any]], list[ErrorDetail]]:
     """A schema-valid ``called`` value as its list of numbers, decoding a string first."""
     path = (*base, "called")
