@@ -451,7 +451,7 @@ async def _match_phones(conn: asyncpg.Connection, records: list[ContactRecord]) 
         " ARRAY(SELECT m.campaign FROM campaign_records m WHERE m.tenant = c.tenant AND m.user_data = c.user_data"
         " ORDER BY m.campaign) AS campaigns"
         " FROM customers c CROSS JOIN LATERAL jsonb_array_elements(c.data -> 'phones') AS e"
-        " WHERE (c.data -> 'phones') @> ANY($1::jsonb[]) AND c.tenant = ANY($2::text[])"
+        " WHERE (c.data -> 'phones') @> ANY($1::text[]::jsonb[]) AND c.tenant = ANY($2::text[])"
         " AND e ->> 'number' = ANY($3::text[]) ORDER BY c.updated_at DESC, c.user_data",
         [orjson.dumps([{"number": n}]).decode() for n in numbers],
         sorted({records[i].tenant for i in wanted}),

@@ -137,3 +137,42 @@ async def add_numbers(conn: asyncpg.Connection, rows: list[tuple[str, str, str, 
         [r[2] for r in live],
     )
     return int(status.split()[-1])
+
+
+async def add_list(conn: asyncpg.Connection, tenant: str, name: str, description: str | None) -> None:
+    await conn.execute(
+        "INSERT INTO dnc_lists (tenant, list, description) VALUES ($1, $2, $3)"
+        " ON CONFLICT (tenant, list) DO UPDATE SET description = EXCLUDED.description",
+        tenant,
+        name,
+        description,
+    )
+
+
+async def list_exists(conn: asyncpg.Connection, tenant: str, name: str) -> bool:
+    return bool(await conn.fetchval("SELECT true FROM dnc_lists WHERE tenant = $1 AND list = $2", tenant, name))
+
+
+async def remove_numbers(conn: asyncpg.Connection, tenant: str, name: str, phones: list[str]) -> int:
+    status: str = await conn.execute(
+        "DELETE FROM dnc_numbers WHERE tenant = $1 AND list = $2 AND phone = ANY($3::text[])", tenant, name, phones
+    )
+    return int(status.split()[-1])
+
+
+async def show(conn: asyncpg.Connection) -> list[dict[str, Any]]:
+    lists = await conn.fetch("SELECT tenant, list, description FROM dnc_lists ORDER BY tenant, list")
+    numbers = await conn.fetch("SELECT tenant, list, phone, expires_at FROM dnc_numbers ORDER BY phone")
+    return [
+        {
+            "tenant": r["tenant"] or None,
+            "list": r["list"],
+            "description": r["description"],
+            "numbers": [
+                {"phone": n["phone"], "expires_at": n["expires_at"].isoformat() if n["expires_at"] else None}
+                for n in numbers
+                if (n["tenant"], n["list"]) == (r["tenant"], r["list"])
+            ],
+        }
+        for r in lists
+    ]
