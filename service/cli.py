@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from service.catalog import cli as catalog_cli
 from service.config import DEV_ENV_FILE, Settings
+from service.ops import dnc as dnc_cli
 from service.ops import logs
 
 
@@ -45,15 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--idle", type=float, default=5.0, help="give up after this many idle seconds")
     sub.add_parser("config-table", help="print the README's configuration table")
     catalog_cli.register(sub)
+    dnc_cli.register(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
     logs.setup(settings.log_level)
-    if args.command in catalog_cli.COMMANDS:
+    if args.command in catalog_cli.COMMANDS or args.command == dnc_cli.COMMAND:
         from service.app import prepare_database
 
         asyncio.run(prepare_database(settings))
-        asyncio.run(catalog_cli.run(settings, args))
+        asyncio.run((dnc_cli if args.command == dnc_cli.COMMAND else catalog_cli).run(settings, args))
     elif args.command == "config-table":
         from service.config import markdown_table
 

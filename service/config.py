@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     retry_initial_s: float = Field(0.2, description="First back-off after a transient failure.")
     retry_max_s: float = Field(10.0, description="Longest back-off after a transient failure.")
     catalog_refresh_s: float = Field(5.0, description="How often tenants, users and campaigns are re-read.")
+    default_phone_region: str | None = Field(
+        None,
+        description="Region (ISO 3166 alpha-2, e.g. DE) for national phone numbers when the campaign names none.",
+    )
+    phone_validation: Literal["strict", "off"] = Field(
+        "strict",
+        description="strict: phones normalised to E.164, invalid ones flagged and never dialled; off: kept as given.",
+    )
     relay_batch: int = Field(5000, description="Most outbox rows relayed per round.")
     relay_idle_ms: int = Field(200, description="Outbox poll interval when nothing was signalled.")
 

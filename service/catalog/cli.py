@@ -10,6 +10,8 @@ import orjson
 from service.catalog import store
 from service.catalog.model import Campaign
 from service.config import Settings
+from service.model.contact import MatchOn, MatchPolicy, MatchScope
+from service.model.phones import region_code
 from service.store import db
 
 
@@ -36,7 +38,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--field", action="append", default=[], metavar="NAME=DISPLAY", help="a field and its display name"
     )
     campaign.add_argument("--main-table", action="store_true", help="the campaign uses the tenant's main table")
-    campaign.add_argument("--region", help="default region for phone numbers (ISO 3166, e.g. DE)")
+    campaign.add_argument("--region", help="default region for phone numbers (ISO 3166 alpha-2, e.g. DE)")
+    campaign.add_argument(
+        "--match-on", choices=[m.value for m in MatchOn], default="user_data", help="what finds a duplicate"
+    )
+    campaign.add_argument(
+        "--match-scope", choices=[m.value for m in MatchScope], default="tenant", help="where duplicates are sought"
+    )
+    campaign.add_argument("--lookback-days", type=int, help="only customers changed within N days are duplicates")
 
     status = sub.add_parser("status", help="add a status definition to a campaign")
     status.add_argument("action", choices=["add"])
@@ -63,6 +72,13 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
             await store.add_user(conn, args.tenant, args.usertype, args.login, password)
         elif args.command == "campaign":
             fields = dict(f.split("=", 1) if "=" in f else (f, f) for f in args.field)
+            if args.region and region_code(args.region) is None:
+                raise SystemExit(f"unknown region {args.region!r}: an ISO 3166 alpha-2 code such as DE")
+            if args.lookback_days is not None and args.lookback_days < 1:
+                raise SystemExit("--lookback-days must be at least 1")
+            match = MatchPolicy(
+                on=MatchOn(args.match_on), scope=MatchScope(args.match_scope), lookback_days=args.lookback_days
+            )
             await store.add_campaign(
                 conn,
                 Campaign(
@@ -72,7 +88,8 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
                     args.key_field,
                     fields,
                     args.main_table,
-                    args.region,
+                    region_code(args.region),
+                    match=match,
                 ),
             )
         elif args.command == "status":
@@ -91,6 +108,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
                         "fields": c.fields,
                         "main_table": c.uses_main_table,
                         "region": c.default_region,
+                        "match": c.match.model_dump(mode="json"),
                         "statuses": {k: [s.name, s.system_status] for k, s in c.statuses.items()},
                     }
                     for c in cat.campaigns.values()

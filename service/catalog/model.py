@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from service.catalog import passwords
+from service.model.contact import MatchPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +27,7 @@ class Campaign:
     uses_main_table: bool = False
     default_region: str | None = None
     statuses: dict[str, StatusDef] = field(default_factory=dict)
+    match: MatchPolicy = field(default_factory=MatchPolicy)
 
     def field_name(self, name: str) -> str | None:
         """The field a name refers to: a field name itself or its display name (any case)."""

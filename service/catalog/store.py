@@ -8,6 +8,7 @@ import asyncpg
 
 from service.catalog import passwords
 from service.catalog.model import Campaign, Catalog, StatusDef, User
+from service.model.contact import MatchOn, MatchPolicy, MatchScope
 
 
 async def load(conn: asyncpg.Connection) -> Catalog:
@@ -19,7 +20,8 @@ async def load(conn: asyncpg.Connection) -> Catalog:
             r["status_id"], r["name"], r["system_status"]
         )
     for r in await conn.fetch(
-        "SELECT tenant, campaign, name, key_field, fields, uses_main_table, default_region FROM campaigns"
+        "SELECT tenant, campaign, name, key_field, fields, uses_main_table, default_region,"
+        " match_on, match_scope, match_lookback_days FROM campaigns"
     ):
         key = (r["tenant"], r["campaign"])
         catalog.campaigns[key] = Campaign(
@@ -31,6 +33,9 @@ async def load(conn: asyncpg.Connection) -> Catalog:
             r["uses_main_table"],
             r["default_region"],
             statuses.get(key, {}),
+            MatchPolicy(
+                on=MatchOn(r["match_on"]), scope=MatchScope(r["match_scope"]), lookback_days=r["match_lookback_days"]
+            ),
         )
     for r in await conn.fetch("SELECT tenant, usertype, login, password_hash FROM tenant_users"):
         catalog.users[(r["tenant"], r["usertype"], r["login"])] = User(
@@ -60,10 +65,12 @@ async def add_user(conn: asyncpg.Connection, tenant: str, usertype: str, login: 
 
 async def add_campaign(conn: asyncpg.Connection, c: Campaign) -> None:
     await conn.execute(
-        "INSERT INTO campaigns (tenant, campaign, name, key_field, fields, uses_main_table, default_region)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (tenant, campaign) DO UPDATE SET name = EXCLUDED.name,"
+        "INSERT INTO campaigns (tenant, campaign, name, key_field, fields, uses_main_table, default_region,"
+        " match_on, match_scope, match_lookback_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " ON CONFLICT (tenant, campaign) DO UPDATE SET name = EXCLUDED.name,"
         " key_field = EXCLUDED.key_field, fields = EXCLUDED.fields, uses_main_table = EXCLUDED.uses_main_table,"
-        " default_region = EXCLUDED.default_region",
+        " default_region = EXCLUDED.default_region, match_on = EXCLUDED.match_on,"
+        " match_scope = EXCLUDED.match_scope, match_lookback_days = EXCLUDED.match_lookback_days",
         c.tenant,
         c.campaign,
         c.name,
@@ -71,6 +78,9 @@ async def add_campaign(conn: asyncpg.Connection, c: Campaign) -> None:
         c.fields,
         c.uses_main_table,
         c.default_region,
+        c.match.on.value,
+        c.match.scope.value,
+        c.match.lookback_days,
     )
 
 

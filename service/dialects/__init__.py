@@ -6,6 +6,7 @@ from pathlib import Path
 
 from service.dialects.contact_v1 import ContactV1
 from service.dialects.dialler import Dialler
+from service.dialects.dnc_v1 import DncV1
 from service.dialects.importws import ImportWS
 from service.dialects.isales import ISales
 from service.dialects.registry import Registry
@@ -15,5 +16,12 @@ from service.dialects.thulium import Thulium
 def default_registry(schema_dir: Path) -> Registry:
     """Every dialect the service speaks."""
     return Registry(
-        [ContactV1(schema_dir), ImportWS(schema_dir), Dialler(schema_dir), ISales(schema_dir), Thulium(schema_dir)]
+        [
+            ContactV1(schema_dir),
+            ImportWS(schema_dir),
+            Dialler(schema_dir),
+            ISales(schema_dir),
+            Thulium(schema_dir),
+            DncV1(schema_dir),
+        ]
     )

@@ -8,6 +8,7 @@ from typing import Any, Protocol
 from service.catalog.model import Catalog
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord
+from service.model.dnc import DncChange
 from service.model.outcome import Outcome
 from service.pipeline.envelope import Envelope
 
@@ -28,6 +29,11 @@ class Parsed:
 
     record: ContactRecord | Rejected
     warnings: list[ErrorDetail] = field(default_factory=list)
+    change: DncChange | None = None  # a do-not-call change (dnc.v1); ``record`` then only names it
+
+    @classmethod
+    def dnc(cls, change: DncChange) -> Parsed:
+        return cls(Rejected([], change.tenant or None, None, change.phone), change=change)
 
 
 class Dialect(Protocol):

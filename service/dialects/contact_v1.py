@@ -13,7 +13,7 @@ from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, Policy
 from service.model.outcome import Outcome
 from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator, model_errors, schema_errors
+from service.pipeline.validate import definition, load_validator, model_errors, pointer, schema_errors
 
 
 class ContactV1:
@@ -55,10 +55,15 @@ class ContactV1:
         errors = schema_errors(self._contact, raw, base)
         if not errors:
             try:
-                contact = Contact.model_validate(raw)
+                contact = Contact.model_validate({"user_data": "", **raw})  # none: the campaign's match policy
             except ValidationError as exc:
                 errors = model_errors(exc, base)
             else:
+                phones = [
+                    p.model_copy(update={"path": pointer([*base, "phones", j, "number"])})
+                    for j, p in enumerate(contact.phones)
+                ]
+                contact = contact.model_copy(update={"phones": phones})
                 return Parsed(ContactRecord(tenant=tenant, campaign=campaign, contact=contact, policy=policy))
         user_data = raw.get("user_data") if isinstance(raw, dict) else None
         return Parsed(Rejected(errors, tenant, campaign, user_data if isinstance(user_data, str) else None))

@@ -19,10 +19,11 @@ from service.catalog.model import Campaign, Catalog
 from service.dialects import dialler_native
 from service.dialects.base import Parsed, Rejected
 from service.dialects.dialler_fields import (
+    ACCEPTED,
     CAMPAIGN_ID,
     CAMPAIGN_NAME,
-    CONTACT_FIELDS,
     DATETIME_FIELDS,
+    INVALID_FLAGS,
     PHONES,
     STANDARD_FIELDS,
     USER_DATA,
@@ -80,7 +81,7 @@ class Dialler:
         data = req.contact
         tenant = envelope.tenant
         ref = campaign_ref(data)
-        phones = dial_phones(data)
+        phones = dial_phones(data, req.base)
         user_data = _user_data(data, phones)
         errors = list(req.errors)
         if tenant is None:
@@ -145,9 +146,19 @@ def campaign_ref(data: dict[str, Any]) -> Ref | None:
     return (CAMPAIGN_NAME, cname) if isinstance(cname, str) and cname.strip() else None
 
 
-def dial_phones(data: dict[str, Any]) -> list[Phone]:
-    """The non-empty PhoneNumber1..6, in order, typed by their field name."""
-    return [Phone(number=data[f].strip(), type=f) for f in PHONES if not _blank(data.get(f))]
+def dial_phones(data: dict[str, Any], base: tuple[str, ...] = ()) -> list[Phone]:
+    """The non-empty PhoneNumber1..6, in order, typed by their field name; ``bPhoneNumberNInvalid``
+    true marks the number invalid (never dialled)."""
+    return [
+        Phone(
+            number=data[f].strip(),
+            type=f,
+            invalid=True if data.get(INVALID_FLAGS[f]) is True else None,
+            path=pointer([*base, f]),
+        )
+        for f in PHONES
+        if not _blank(data.get(f))
+    ]
 
 
 def _user_data(data: dict[str, Any], phones: list[Phone]) -> str | None:
@@ -205,7 +216,7 @@ def _record(tenant: str, campaign: Campaign, req: _Request, phones: list[Phone])
         email=email if isinstance(email, str) and email else None,
         phones=phones,
         fields={f: data[f] for f in STANDARD_FIELDS if data.get(f) is not None},
-        attributes={k: v for k, v in data.items() if k not in CONTACT_FIELDS},
+        attributes={k: v for k, v in data.items() if k not in ACCEPTED},
         **_window(data),
     )
     policy = Policy(mode=WriteMode.REPLACE if req.overwrite else WriteMode.INSERT_ONLY)
@@ -229,7 +240,7 @@ def _warnings(req: _Request, campaign: Campaign, phones: list[Phone]) -> list[Er
 
 
 def _unknown(req: _Request) -> list[ErrorDetail]:
-    names = [k for k in req.contact if k not in CONTACT_FIELDS]
+    names = [k for k in req.contact if k not in ACCEPTED]
     out = []
     for k in names[:MAX_UNKNOWN_WARNINGS]:
         hint = known_spelling(k)

@@ -56,6 +56,9 @@ CONTACT_FIELDS: tuple[str, ...] = (
     "Tag",
     "ExternalSystemLink",
 )
+# The dialer's invalid flag per phone (a response field): accepted on input, a true one is respected.
+INVALID_FLAGS = {phone: f"b{phone}Invalid" for phone in PHONES}
+ACCEPTED = frozenset({*CONTACT_FIELDS, *INVALID_FLAGS.values()})
 MAPPED = frozenset({CAMPAIGN_ID, CAMPAIGN_NAME, USER_DATA, "Name", "Email", *PHONES, *WINDOW})
 STANDARD_FIELDS: tuple[str, ...] = tuple(f for f in CONTACT_FIELDS if f not in MAPPED)
 _BY_LOWER = {f.lower(): f for f in CONTACT_FIELDS}

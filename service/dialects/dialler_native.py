@@ -13,6 +13,7 @@ from service.dialects.dialler_fields import (
     CAMPAIGN_ID,
     CAMPAIGN_NAME,
     CONTACT_FIELDS,
+    INVALID_FLAGS,
     PHONES,
     USER_DATA,
     WINDOW,
@@ -47,6 +48,10 @@ def diallercontact(snap: dict[str, Any], campaign: str | None, campaign_name: st
     out = {f: mapped[f] if f in mapped else fields.get(f) for f in CONTACT_FIELDS}
     state = state_defaults()
     state["dtNextTry"] = vendor_datetime(snap.get("next_call_at"))
+    invalid = {p.get("number") for p in snap.get("phones") or [] if p.get("invalid")}
+    for slot, flag in INVALID_FLAGS.items():
+        if out[slot] is not None and out[slot] in invalid:
+            state[flag] = True  # flagged on input or found invalid on import
     return {**out, **state}
 
 

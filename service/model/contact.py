@@ -8,7 +8,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 
 class WriteMode(StrEnum):
@@ -53,6 +53,19 @@ class Phone(BaseModel):
     priority: int | None = None
     dial_at: datetime | None = None
     delay_s: int | None = None
+    raw: str | None = None  # the number as given, when normalisation changed it
+    time_zones: tuple[str, ...] | None = None  # IANA zones of the number (libphonenumber), when valid
+    invalid: bool | None = None  # not a dialable number (input flag or failed validation): never dialled
+    path: str | None = Field(None, exclude=True)  # JSON pointer to the number in the event, for warnings
+
+    @model_serializer(mode="wrap")
+    def _without_unset_checks(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The normalisation's members appear only once set (dumps of unchecked phones stay as they were)."""
+        out: dict[str, Any] = handler(self)
+        for key in ("raw", "time_zones", "invalid"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
 
 
 class Contact(BaseModel):
@@ -76,6 +89,30 @@ class Contact(BaseModel):
     window_end: datetime | None = None
 
 
+class MatchOn(StrEnum):
+    USER_DATA = "user_data"
+    USER_DATA_OR_PHONE = "user_data_or_phone"  # no UserData: an existing customer with one of the phones
+
+
+class MatchScope(StrEnum):
+    TENANT = "tenant"  # any customer of the tenant is a duplicate
+    CAMPAIGN = "campaign"  # only a member of the record's campaign is
+
+
+class MatchPolicy(BaseModel):
+    """What counts as a duplicate (VICIdial's list/campaign/system duplicate checks with N days)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    on: MatchOn = MatchOn.USER_DATA
+    scope: MatchScope = MatchScope.TENANT
+    lookback_days: int | None = None  # only customers created or updated within N days are duplicates
+
+    @property
+    def is_default(self) -> bool:
+        return self == MatchPolicy()
+
+
 class Policy(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -87,6 +124,14 @@ class Policy(BaseModel):
     change_package: ChangePackage | None = None
     success_statuses: frozenset[str] = frozenset({"success"})  # lower-case
     dry_run: bool = False
+    match: MatchPolicy = MatchPolicy()  # the campaign's (catalog), filled in by the pipeline
+
+    @model_serializer(mode="wrap")
+    def _without_default_match(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        out: dict[str, Any] = handler(self)
+        if self.match.is_default:
+            out.pop("match", None)
+        return out
 
 
 class ContactRecord(BaseModel):

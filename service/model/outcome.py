@@ -20,6 +20,8 @@ class Status(StrEnum):
     ALREADY_EXISTS = "ALREADY_EXISTS"
     SKIPPED = "SKIPPED"
     FAILED = "FAILED"
+    SUPPRESSED = "SUPPRESSED"  # stored, but every valid phone is on a do-not-call list: nothing to dial
+    REMOVED = "REMOVED"  # dnc.v1: the number left the list
 
 
 class ErrorModel(BaseModel):

@@ -2,7 +2,9 @@
 
 Three ways to name the dialect: CloudEvents structured mode (the JSON value holds ``specversion``,
 ``type``, ``id``, ``source`` and ``data``), CloudEvents binary mode (``ce_type``, ``ce_id``,
-``ce_source`` headers, the value is the data) or a plain ``dialect`` header.
+``ce_source`` headers, the value is the data) or a plain ``dialect`` header. Any event may be a
+dry run: the CloudEvents extension attribute ``dryrun`` (structured), the ``ce_dryrun`` header
+(binary) or a plain ``dry_run`` header, ``true``.
 """
 
 from __future__ import annotations
@@ -36,6 +38,14 @@ class Envelope:
     timestamp_ms: int
     key: bytes | None
     tenant: str | None = None  # CloudEvents extension ``tenant`` (or a ``tenant`` header)
+    dry_run: bool = False  # CloudEvents extension ``dryrun`` (``ce_dryrun`` or ``dry_run`` header)
+
+
+def _flag(value: object) -> bool:
+    """A dry-run flag: JSON ``true`` or the text ``true``/``1``/``yes`` (any case)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return value is True
 
 
 def _headers(raw: Sequence[tuple[str, bytes]] | None) -> dict[str, str]:
@@ -88,6 +98,7 @@ def decode(
         event_id = hdrs.get("ce_id") or hdrs.get("event-id") or fallback_id
         source = hdrs.get("ce_source") or hdrs.get("event-source") or topic
         tenant = hdrs.get("ce_tenant") or hdrs.get("tenant")
+        dry_run = _flag(hdrs.get("ce_dryrun")) or _flag(hdrs.get("dry_run"))
     else:
         doc = _body(value, False)
         if not isinstance(doc, dict):
@@ -101,6 +112,7 @@ def decode(
         data = doc["data"]
         event_id, source = doc["id"], doc["source"]
         tenant = doc.get("tenant") if isinstance(doc.get("tenant"), str) else None
+        dry_run = _flag(doc.get("dryrun")) or _flag(hdrs.get("dry_run"))
 
     if not event_id or len(event_id) > 256 or len(source) > 256:
         raise UndecodableMessage(BAD_ENVELOPE, "event id or source empty or longer than 256 characters")
@@ -108,7 +120,9 @@ def decode(
         raise UndecodableMessage(BAD_ENVELOPE, "event id, source or tenant holds U+0000 (NUL)")
     if value.count(b"{") + value.count(b"[") > MAX_DEPTH and too_deep(data, MAX_DEPTH):
         raise UndecodableMessage(TOO_DEEP, f"the event data nests more than {MAX_DEPTH} levels")
-    return Envelope(event_id, source, dialect, data, topic, partition, offset, timestamp_ms, key, tenant or None)
+    return Envelope(
+        event_id, source, dialect, data, topic, partition, offset, timestamp_ms, key, tenant or None, dry_run
+    )
 
 
 def _resolve(named: str, resolve: Callable[[str], str | None]) -> str:

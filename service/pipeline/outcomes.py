@@ -14,10 +14,12 @@ from service.errors import UndecodableMessage
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
 from service.pipeline.envelope import Envelope
 from service.store.contacts import Applied
+from service.store.dnc import DncApplied
 from service.store.outbox import OutMessage
 
 RESULT_TYPE = "contact-import.outcome.v1"
 REDACTED_HEADER = "dlq_redacted"
+DRY_RUN_SALT = "\x1fdry-run"  # a dry run's outcome ids differ from the real run's of the same event
 _MASK = b"***"
 # importWS credentials as query-string parameters (any case, also inside a JSON string) ...
 _QUERY_SECRET = re.compile(rb"(?i)((?<![a-z0-9_])(?:password|source_pwd)\s*=)(?:\\.|[^&\"\\\r\n])+")
@@ -35,11 +37,17 @@ def _received(ts_ms: int) -> str:
 
 
 def build(
-    dialect: Dialect, env: Envelope, index: int, parsed: Parsed, applied: Applied | None, processed_at: str
+    dialect: Dialect,
+    env: Envelope,
+    index: int,
+    parsed: Parsed,
+    applied: Applied | DncApplied | None,
+    processed_at: str,
 ) -> Outcome:
-    rec = parsed.record
+    rec, change = parsed.record, parsed.change
+    salt = DRY_RUN_SALT if env.dry_run else ""
     common: dict[str, Any] = {
-        "outcome_id": outcome_id(f"{env.event_source}\x1f{env.event_id}", index),
+        "outcome_id": outcome_id(f"{env.event_source}\x1f{env.event_id}{salt}", index),
         "event_id": env.event_id,
         "record_index": index,
         "dialect": env.dialect,
@@ -48,28 +56,40 @@ def build(
         "received_at": _received(env.timestamp_ms),
         "processed_at": processed_at,
     }
-    if isinstance(rec, Rejected):
+    if change is not None and isinstance(applied, DncApplied):
+        out = Outcome(
+            tenant=change.tenant or None,
+            user_data=change.phone,
+            status=applied.status,
+            errors=[ErrorModel.of(e) for e in applied.errors],
+            details=applied.details,
+            dry_run=change.dry_run,
+            **common,
+        )
+    elif isinstance(rec, Rejected):
         out = Outcome(
             tenant=rec.tenant,
             campaign=rec.campaign,
             user_data=rec.user_data,
             status=Status.FAILED,
             errors=[ErrorModel.of(e) for e in rec.errors],
+            dry_run=env.dry_run,
             **common,
         )
     else:
-        assert applied is not None
+        assert isinstance(applied, Applied)
+        details = {"moved_from": applied.moved_from} if applied.moved_from else {}
         out = Outcome(
             tenant=rec.tenant,
             campaign=rec.campaign,
-            user_data=rec.contact.user_data,
+            user_data=applied.contact.get("user_data") or rec.contact.user_data or None,
             status=applied.status,
             errors=[ErrorModel.of(e) for e in applied.errors],
             contact=applied.contact or None,
             dial_list=applied.dial_list,
             version=applied.version or None,
             record_id=applied.record_id,
-            details={"moved_from": applied.moved_from} if applied.moved_from else {},
+            details={**details, **applied.details},
             dry_run=rec.policy.dry_run,
             **common,
         )
@@ -95,6 +115,8 @@ def to_message(out: Outcome, topic: str, env: Envelope) -> OutMessage:
     }
     key = (out.user_data or env.event_id).encode()
     headers = [("ce_type", RESULT_TYPE), ("outcome_status", out.status.value)]
+    if env.dry_run:  # not kept for re-emission: a later real event with the same id applies anew
+        return OutMessage(topic, key, orjson.dumps(event), [*headers, ("dry_run", "true")])
     return OutMessage(topic, key, orjson.dumps(event), headers, env.event_source, env.event_id)
 
 

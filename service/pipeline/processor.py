@@ -22,11 +22,13 @@ from service.dialects.registry import Registry
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
 from service.pipeline import outcomes
-from service.pipeline.envelope import decode
+from service.pipeline.envelope import Envelope, decode
+from service.pipeline.phones import normalise_all
 from service.pipeline.validate import nul_pointer
-from service.store import contacts, events, offsets, outbox
+from service.store import contacts, dnc, events, offsets, outbox
 from service.store.contacts import Applied
 from service.store.db import translated
+from service.store.dnc import DncApplied
 
 log = structlog.get_logger(__name__)
 NUL_BYTE = "input.nul_byte"
@@ -117,9 +119,13 @@ class Processor:
             prepared.append(_Event(env, parsed))
         return prepared, dead
 
-    def _parse(self, env: Any, catalog: Catalog, may_hold_nul: bool = True) -> list[Parsed]:
+    def _parse(self, env: Envelope, catalog: Catalog, may_hold_nul: bool = True) -> list[Parsed]:
         parsed = self._parse_dialect(env, catalog)
-        return _reject_nul(env.data, parsed) if may_hold_nul else parsed
+        parsed = _reject_nul(env.data, parsed) if may_hold_nul else parsed
+        parsed = _with_campaign_policy(parsed, catalog)
+        if self._s.phone_validation == "strict":
+            parsed = normalise_all(parsed, catalog, self._s.default_phone_region)
+        return _dry_run(env, parsed)
 
     def _parse_dialect(self, env: Any, catalog: Catalog) -> list[Parsed]:
         dialect = self._registry.get(env.dialect)
@@ -185,7 +191,7 @@ class Processor:
                 dialect = self._registry.get(e.envelope.dialect)
                 it = iter(results)
                 for i, p in enumerate(e.parsed):
-                    a = next(it) if isinstance(p.record, ContactRecord) else None
+                    a = next(it) if _stored(p) else None
                     if isinstance(a, ErrorDetail):
                         p, a = Parsed(Rejected([a], *_names(p.record)), p.warnings), None
                     o = outcomes.build(dialect, e.envelope, i, p, a, processed_at)
@@ -206,37 +212,48 @@ class Processor:
         self, conn: asyncpg.Connection, prepared: list[_Event]
     ) -> tuple[list[_Event], list[tuple[str, str]]]:
         """Split the batch into first-seen events and replays of events already processed."""
-        keys = [(e.envelope.event_source, e.envelope.event_id) for e in prepared]
+        real = [e for e in prepared if not e.envelope.dry_run]  # a dry run is never remembered: the
+        keys = [(e.envelope.event_source, e.envelope.event_id) for e in real]  # real event may follow
         new = await events.claim(
-            conn, [(*k, e.envelope.dialect, len(e.parsed)) for k, e in zip(keys, prepared, strict=True)]
+            conn, [(*k, e.envelope.dialect, len(e.parsed)) for k, e in zip(keys, real, strict=True)]
         )
         fresh: list[_Event] = []
         replays: list[tuple[str, str]] = []
-        for k, e in zip(keys, prepared, strict=True):
-            if k in new:
+        for e in prepared:
+            k = (e.envelope.event_source, e.envelope.event_id)
+            if e.envelope.dry_run:
+                fresh.append(e)
+            elif k in new:
                 new.discard(k)  # a second copy of the same event in this batch is a replay
                 fresh.append(e)
             else:
                 replays.append(k)
         return fresh, replays
 
-    async def _apply(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Applied | ErrorDetail]]:
-        """All records of the batch in one pass: one read and one write per table."""
+    async def _apply(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Result]]:
+        """All records of the batch in one pass: one read and one write per table. The batch's
+        do-not-call changes are applied first, so its contacts already see them."""
+        changes = [p.change for e in fresh for p in e.parsed if p.change is not None]
         records = [p.record for e in fresh for p in e.parsed if isinstance(p.record, ContactRecord)]
+        done_dnc = iter(await dnc.apply(conn, changes))
         done = iter(await contacts.apply(conn, records))
-        return [[next(done) for p in e.parsed if isinstance(p.record, ContactRecord)] for e in fresh]
+        return [[next(done_dnc) if p.change is not None else next(done) for p in e.parsed if _stored(p)] for e in fresh]
 
-    async def _apply_isolated(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Applied | ErrorDetail]]:
+    async def _apply_isolated(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Result]]:
         """Each record in a savepoint: a record the database rejects fails alone."""
-        out: list[list[Applied | ErrorDetail]] = []
+        out: list[list[Result]] = []
         for e in fresh:
-            results: list[Applied | ErrorDetail] = []
+            results: list[Result] = []
             for p in e.parsed:
-                if not isinstance(p.record, ContactRecord):
+                if not _stored(p):
                     continue
                 try:
                     async with conn.transaction():
-                        results.extend(await contacts.apply(conn, [p.record]))
+                        if p.change is not None:
+                            results.extend(await dnc.apply(conn, [p.change]))
+                        else:
+                            assert isinstance(p.record, ContactRecord)
+                            results.extend(await contacts.apply(conn, [p.record]))
                 except (asyncpg.PostgresError, asyncpg.DataError) as exc:
                     if not _is_data_error(exc):
                         raise
@@ -245,6 +262,52 @@ class Processor:
                     results.append(ErrorDetail("store.rejected", "/", f"the database rejected the record ({code})"))
             out.append(results)
         return out
+
+
+Result = Applied | DncApplied | ErrorDetail
+
+
+def _stored(p: Parsed) -> bool:
+    """Whether the record goes to the store (and so has a result there)."""
+    return p.change is not None or isinstance(p.record, ContactRecord)
+
+
+def _with_campaign_policy(parsed: list[Parsed], catalog: Catalog) -> list[Parsed]:
+    """Each contact record carries its campaign's match policy (the catalog's; the default when the
+    campaign is not in the catalog)."""
+    out = []
+    for p in parsed:
+        rec = p.record
+        campaign = catalog.campaign(rec.tenant, rec.campaign) if isinstance(rec, ContactRecord) else None
+        if isinstance(rec, ContactRecord) and campaign is not None and not campaign.match.is_default:
+            rec = rec.model_copy(update={"policy": rec.policy.model_copy(update={"match": campaign.match})})
+            p = Parsed(rec, p.warnings)
+        out.append(p)
+    return out
+
+
+def _dry_run(env: Envelope, parsed: list[Parsed]) -> list[Parsed]:
+    """A dry-run event marks every record dry; an event whose records all ask for a dry run (the
+    contact.v1 policy) is a dry-run event."""
+    if not env.dry_run:
+        stored = [p for p in parsed if _stored(p)]
+        env.dry_run = bool(stored) and all(_is_dry(p) for p in stored)
+        return parsed
+    out = []
+    for p in parsed:
+        rec, change = p.record, p.change
+        if change is not None:
+            change = change.model_copy(update={"dry_run": True})
+        elif isinstance(rec, ContactRecord) and not rec.policy.dry_run:
+            rec = rec.model_copy(update={"policy": rec.policy.model_copy(update={"dry_run": True})})
+        out.append(Parsed(rec, p.warnings, change))
+    return out
+
+
+def _is_dry(p: Parsed) -> bool:
+    if p.change is not None:
+        return p.change.dry_run
+    return isinstance(p.record, ContactRecord) and p.record.policy.dry_run
 
 
 def _may_hold_nul(value: bytes | None) -> bool:
@@ -285,5 +348,5 @@ def _is_data_error(exc: Exception) -> bool:
 
 def _names(record: ContactRecord | Rejected) -> tuple[str | None, str | None, str | None]:
     if isinstance(record, ContactRecord):
-        return record.tenant, record.campaign, record.contact.user_data
+        return record.tenant, record.campaign, record.contact.user_data or None
     return record.tenant, record.campaign, record.user_data

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -20,6 +21,9 @@ from service.model.contact import (
     ChangePackage,
     ContactRecord,
     DialListMode,
+    MatchOn,
+    MatchPolicy,
+    MatchScope,
     MemberMode,
     WriteMode,
     content_hash,
@@ -27,9 +31,14 @@ from service.model.contact import (
     snapshot,
 )
 from service.model.outcome import Status
+from service.store import dnc
 
 MEMBER_FIELDS = ("status", "agent", "priority", "next_call_at", "window_begin", "window_end")
+DIAL_FIELDS = (("type", "phone_type"), ("dial_at", "dial_at"), ("delay_s", "delay_s"), ("time_zones", "time_zones"))
 NOT_FOUND = ErrorDetail("customer.not_found", "/user_data", "Customer not found.")
+NO_KEY = ErrorDetail(
+    "contact.user_data_missing", "/user_data", "UserData is missing and the campaign matches on it only"
+)
 
 CKey = tuple[str, str]  # tenant, user_data
 MKey = tuple[str, str, str]  # tenant, campaign, user_data
@@ -44,6 +53,7 @@ class Applied:
     errors: list[ErrorDetail] = field(default_factory=list)
     record_id: int | None = None
     moved_from: list[str] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -52,6 +62,7 @@ class _Customer:
     hash: str
     version: int
     dirty: bool = False
+    updated_at: datetime | None = None  # None: written in this batch
 
 
 @dataclass(slots=True)
@@ -79,6 +90,7 @@ class _State:
     by_customer: dict[CKey, list[str]]  # campaigns each customer belongs to
     dial: dict[MKey, _DialOps] = field(default_factory=dict)
     pending_ids: list[tuple[MKey, Applied]] = field(default_factory=list)
+    dnc: dict[str, list[dnc.Hit]] = field(default_factory=dict)  # unexpired do-not-call entries, by tenant
 
 
 def _split(snap: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -87,13 +99,16 @@ def _split(snap: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def dial_entries(phones: list[dict[str, Any]], member: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dial-list entries of a contact's phones; an invalid number is never queued."""
     entries = []
     for phone in phones:
+        if phone.get("invalid"):
+            continue
         entry: dict[str, Any] = {"phone": phone["number"]}
         priority = phone.get("priority", member.get("priority"))
         if priority is not None:
             entry["priority"] = priority
-        for src, dst in (("type", "phone_type"), ("dial_at", "dial_at"), ("delay_s", "delay_s")):
+        for src, dst in DIAL_FIELDS:
             if src in phone:
                 entry[dst] = phone[src]
         entries.append(entry)
@@ -108,12 +123,15 @@ async def _load(conn: asyncpg.Connection, records: list[ContactRecord]) -> _Stat
     keys = sorted({(r.tenant, r.contact.user_data) for r in records})
     cols = _columns(keys, 2)
     rows = await conn.fetch(
-        "SELECT c.tenant, c.user_data, c.data, c.content_hash, c.version FROM customers c"
+        "SELECT c.tenant, c.user_data, c.data, c.content_hash, c.version, c.updated_at FROM customers c"
         " JOIN unnest($1::text[], $2::text[]) AS k(t, u) ON c.tenant = k.t AND c.user_data = k.u"
         " ORDER BY c.tenant, c.user_data FOR UPDATE OF c",
         *cols,
     )
-    customers = {(r["tenant"], r["user_data"]): _Customer(r["data"], r["content_hash"], r["version"]) for r in rows}
+    customers = {
+        (r["tenant"], r["user_data"]): _Customer(r["data"], r["content_hash"], r["version"], updated_at=r["updated_at"])
+        for r in rows
+    }
     mrows = await conn.fetch(
         "SELECT m.id, m.tenant, m.campaign, m.user_data, m.status, m.agent, m.priority, m.next_call_at,"
         " m.window_begin, m.window_end FROM campaign_records m"
@@ -126,19 +144,34 @@ async def _load(conn: asyncpg.Connection, records: list[ContactRecord]) -> _Stat
         data = {k: _iso(r[k]) for k in MEMBER_FIELDS if r[k] is not None}
         members[(r["tenant"], r["campaign"], r["user_data"])] = _Member(data, exists=True, record_id=r["id"])
         by_customer.setdefault((r["tenant"], r["user_data"]), []).append(r["campaign"])
-    return _State(customers, members, by_customer)
+    phones = {p.number for r in records for p in r.contact.phones if not p.invalid}
+    found = await dnc.lookup(conn, {r.tenant for r in records}, phones) if phones else {}
+    return _State(customers, members, by_customer, dnc=found)
 
 
 async def apply(conn: asyncpg.Connection, records: list[ContactRecord]) -> list[Applied]:
     """Apply ``records`` in order (dry-run records are computed, never written)."""
     if not records:
         return []
-    state = await _load(conn, records)
-    results = [_apply_one(state, rec) for rec in records]
+    matched = await _match_phones(conn, records)
+    keyed = [_keyed(r, matched.get(i)) for i, r in enumerate(records)]
+    state = await _load(conn, [r for r in keyed if r is not None])
+    results = [_apply_keyed(state, rec, matched.get(i)) if rec else _failed(NO_KEY) for i, rec in enumerate(keyed)]
     await _write(conn, state)
     for mkey, applied in state.pending_ids:
         applied.record_id = state.members[mkey].record_id
     return results
+
+
+def _failed(error: ErrorDetail) -> Applied:
+    return Applied(Status.FAILED, {}, 0, [], errors=[error])
+
+
+def _apply_keyed(state: _State, rec: ContactRecord, phone_match: dict[str, Any] | None) -> Applied:
+    applied = _apply_one(state, rec)
+    if phone_match is not None and applied.status is not Status.FAILED:
+        applied.details["match"] = phone_match
+    return applied
 
 
 def _apply_one(state: _State, rec: ContactRecord) -> Applied:
@@ -152,14 +185,19 @@ def _apply_one(state: _State, rec: ContactRecord) -> Applied:
         member = member.copy()
     incoming_c, incoming_m = _split(snapshot(rec.contact))
     phones = incoming_c.get("phones", [])
+    stale = _not_a_duplicate(state, rec, cust) if cust is not None else None
 
-    if cust is None:
+    if cust is None or stale is not None:
         if pol.mode is WriteMode.MUST_EXIST:
-            return Applied(Status.FAILED, {}, 0, [], errors=[NOT_FOUND])
-        cust = _Customer(incoming_c, content_hash(incoming_c), 1, dirty=True)
+            return _failed(NOT_FOUND)
+        version = cust.version + 1 if cust is not None else 1
+        cust = _Customer(incoming_c, content_hash(incoming_c), version, dirty=True)
         member.data, member.dirty, member.exists = incoming_m, True, True
         entries = dial_entries(phones, member.data)
-        return _commit(state, rec, ckey, mkey, cust, member, Status.ADDED, _DialOps(True, entries), [])
+        applied = _commit(state, rec, ckey, mkey, cust, member, Status.ADDED, _DialOps(True, entries), [])
+        if stale is not None:
+            applied.details["match"] = stale
+        return applied
 
     if pol.mode is WriteMode.INSERT_ONLY:
         return _result(Status.ALREADY_EXISTS, rec, cust, member)
@@ -206,7 +244,40 @@ def _apply_one(state: _State, rec: ContactRecord) -> Applied:
         if changed
         else (Status.SKIPPED if pol.mode is WriteMode.KEEP else Status.UNCHANGED)
     )
-    return _commit(state, rec, ckey, mkey, cust, member, status, ops, moved)
+    applied = _commit(state, rec, ckey, mkey, cust, member, status, ops, moved)
+    if not pol.match.is_default:
+        applied.details["match"] = _named(rec, state, "user_data")
+    return applied
+
+
+def _named(rec: ContactRecord, state: _State, by: str) -> dict[str, Any]:
+    """The existing record a duplicate matched: its key and the campaigns it belongs to."""
+    campaigns = state.by_customer.get((rec.tenant, rec.contact.user_data), [])
+    return {"by": by, "user_data": rec.contact.user_data, "tenant": rec.tenant, "campaigns": sorted(campaigns)}
+
+
+def _not_a_duplicate(state: _State, rec: ContactRecord, cust: _Customer) -> dict[str, Any] | None:
+    """Why an existing customer does not count as a duplicate under the campaign's match policy
+    (then the record is imported as a new contact over it), or ``None`` when it does."""
+    match = rec.policy.match
+    if match.is_default:
+        return None
+    reason = None
+    if match.scope is MatchScope.CAMPAIGN and rec.campaign not in state.by_customer.get(
+        (rec.tenant, rec.contact.user_data), []
+    ):
+        reason = "outside_scope"
+    elif match.lookback_days is not None and not _recent(cust.updated_at, match):
+        reason = "outside_lookback"
+    if reason is None:
+        return None
+    return {**_named(rec, state, "user_data"), "counted": False, "reason": reason}
+
+
+def _recent(updated_at: datetime | None, match: MatchPolicy) -> bool:
+    if updated_at is None or match.lookback_days is None:
+        return True
+    return updated_at >= datetime.now(UTC) - timedelta(days=match.lookback_days)
 
 
 def _dial_ops(
@@ -245,6 +316,16 @@ def _commit(
     ops: _DialOps,
     moved: list[str],
 ) -> Applied:
+    valid = [p["number"] for p in cust.data.get("phones", []) if not p.get("invalid")]
+    hits = {n: dnc.hits_for(state.dnc, rec.tenant, n) for n in valid} if state.dnc else {}
+    hits = {n: h for n, h in hits.items() if h}
+    details: dict[str, Any] = {}
+    if hits:
+        ops.entries = [e for e in ops.entries if e["phone"] not in hits]
+        details["suppressed"] = [h.as_json() for found in hits.values() for h in found]
+        if len(hits) == len(set(valid)):
+            details["contact_status"] = status.value
+            status = Status.SUPPRESSED
     applied = Applied(
         status,
         {**cust.data, **member.data, "campaign": rec.campaign},
@@ -252,6 +333,7 @@ def _commit(
         ops.entries,
         record_id=member.record_id,
         moved_from=moved,
+        details=details,
     )
     if rec.policy.dry_run:
         return applied
@@ -329,12 +411,71 @@ async def _write_dial_list(conn: asyncpg.Connection, dial: dict[MKey, _DialOps])
     if not rows:
         return
     await conn.execute(
-        "INSERT INTO dial_list (tenant, campaign, user_data, phone, phone_type, priority, dial_at, delay_s)"
-        " SELECT t, c, u, p, ty, pr, da::timestamptz, ds FROM unnest($1::text[], $2::text[], $3::text[],"
-        " $4::text[], $5::text[], $6::int[], $7::text[], $8::int[]) AS x(t, c, u, p, ty, pr, da, ds)",
+        "INSERT INTO dial_list (tenant, campaign, user_data, phone, phone_type, priority, dial_at, delay_s,"
+        " time_zones) SELECT t, c, u, p, ty, pr, da::timestamptz, ds, string_to_array(tz, ' ')"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],"
+        " $8::int[], $9::text[]) AS x(t, c, u, p, ty, pr, da, ds, tz)",
         *_columns([k for k, _ in rows], 3),
         *[[e.get(f) for _, e in rows] for f in ("phone", "phone_type", "priority", "dial_at", "delay_s")],
+        [" ".join(e["time_zones"]) if e.get("time_zones") else None for _, e in rows],
     )
+
+
+def _keyed(rec: ContactRecord, phone_match: dict[str, Any] | None) -> ContactRecord | None:
+    """The record with its key: as given; the matched customer's (phone fallback); else its first
+    valid number. ``None``: no UserData and a campaign that matches on UserData only."""
+    if rec.contact.user_data:
+        return rec
+    if rec.policy.match.on is not MatchOn.USER_DATA_OR_PHONE:
+        return None
+    key = phone_match["user_data"] if phone_match else next((p.number for p in rec.contact.phones if not p.invalid), "")
+    if not key:
+        return None
+    return rec.model_copy(update={"contact": rec.contact.model_copy(update={"user_data": key})})
+
+
+async def _match_phones(conn: asyncpg.Connection, records: list[ContactRecord]) -> dict[int, dict[str, Any]]:
+    """Records without UserData whose campaign falls back to the phone: the existing customer that
+    holds one of their valid numbers (in scope, within the look-back; the latest changed wins).
+    One query for the whole batch, on the GIN index of the customers' phones."""
+    wanted = {
+        i: [p.number for p in r.contact.phones if not p.invalid]
+        for i, r in enumerate(records)
+        if not r.contact.user_data and r.policy.match.on is MatchOn.USER_DATA_OR_PHONE
+    }
+    numbers = sorted({n for ns in wanted.values() for n in ns})
+    if not numbers:
+        return {}
+    rows = await conn.fetch(
+        "SELECT c.tenant, c.user_data, c.updated_at, e ->> 'number' AS phone,"
+        " ARRAY(SELECT m.campaign FROM campaign_records m WHERE m.tenant = c.tenant AND m.user_data = c.user_data"
+        " ORDER BY m.campaign) AS campaigns"
+        " FROM customers c CROSS JOIN LATERAL jsonb_array_elements(c.data -> 'phones') AS e"
+        " WHERE (c.data -> 'phones') @> ANY($1::text[]::jsonb[]) AND c.tenant = ANY($2::text[])"
+        " AND e ->> 'number' = ANY($3::text[]) ORDER BY c.updated_at DESC, c.user_data",
+        [orjson.dumps([{"number": n}]).decode() for n in numbers],
+        sorted({records[i].tenant for i in wanted}),
+        numbers,
+    )
+    out: dict[int, dict[str, Any]] = {}
+    for i, ns in wanted.items():
+        rec = records[i]
+        match = rec.policy.match
+        for r in rows:
+            if r["tenant"] != rec.tenant or r["phone"] not in ns or not _recent(r["updated_at"], match):
+                continue
+            if match.scope is MatchScope.CAMPAIGN and rec.campaign not in r["campaigns"]:
+                continue
+            campaigns = list(r["campaigns"])
+            out[i] = {
+                "by": "phone",
+                "phone": r["phone"],
+                "user_data": r["user_data"],
+                "tenant": rec.tenant,
+                "campaigns": campaigns,
+            }
+            break
+    return out
 
 
 def _columns(rows: Sequence[tuple[str, ...]], width: int) -> list[list[str]]:

@@ -1,0 +1,82 @@
+"""``contact-import dnc add-list|load|remove|show``: manage do-not-call lists in Postgres."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+
+from service.config import Settings
+from service.model.dnc import GLOBAL
+from service.model.phones import normalise, region_code
+from service.store import db
+from service.store import dnc as store
+
+COMMAND = "dnc"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("dnc", help="do-not-call lists: per tenant (--tenant) or global")
+    actions = parser.add_subparsers(dest="dnc_command", required=True)
+    add = actions.add_parser("add-list", help="create a list")
+    add.add_argument("list")
+    add.add_argument("--description")
+    load = actions.add_parser("load", help="add the numbers of a CSV (number[,expires_at]) to a list")
+    load.add_argument("list")
+    load.add_argument("file", type=Path)
+    load.add_argument("--region", help="ISO 3166 alpha-2 region of numbers written nationally")
+    remove = actions.add_parser("remove", help="take numbers off a list")
+    remove.add_argument("list")
+    remove.add_argument("numbers", nargs="+")
+    remove.add_argument("--region")
+    actions.add_parser("show", help="print the lists and their numbers as JSON")
+    for p in (add, load, remove):
+        p.add_argument("--tenant", default=GLOBAL, help="the list's tenant (default: a global list)")
+
+
+def _e164(number: str, region: str | None) -> str | None:
+    n = normalise(number.strip(), region_code(region))
+    return n.e164 if n.valid else None
+
+
+def _expiry(value: str) -> datetime | None:
+    if not value.strip():
+        return None
+    parsed = datetime.fromisoformat(value.strip())
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+async def run(settings: Settings, args: argparse.Namespace) -> None:
+    conn = await db.connect(settings.database_url.get_secret_value())
+    try:
+        if args.dnc_command == "add-list":
+            await store.add_list(conn, args.tenant, args.list, args.description)
+        elif args.dnc_command == "load":
+            rows, bad = [], 0
+            with args.file.open(newline="", encoding="utf-8") as fh:
+                for i, row in enumerate(csv.reader(fh), 1):
+                    if not row or (i == 1 and row[0].strip().lower() in ("number", "phone")):
+                        continue  # blank line or header
+                    phone = _e164(row[0], args.region)
+                    if phone is None:
+                        bad += 1
+                        print(f"line {i}: not a valid phone number, skipped", file=sys.stderr)
+                        continue
+                    rows.append((args.tenant, args.list, phone, _expiry(row[1]) if len(row) > 1 else None))
+            if not await store.list_exists(conn, args.tenant, args.list):
+                raise SystemExit(f"no do-not-call list {args.list!r} (create it with dnc add-list)")
+            async with conn.transaction():
+                removed = await store.add_numbers(conn, rows) if rows else 0
+            print(f"loaded {len(rows)} number(s), skipped {bad}, {removed} dial-list entries removed", file=sys.stderr)
+        elif args.dnc_command == "remove":
+            phones = [p for p in (_e164(n, args.region) for n in args.numbers) if p]
+            gone = await store.remove_numbers(conn, args.tenant, args.list, phones)
+            print(f"removed {gone} number(s)", file=sys.stderr)
+        else:
+            sys.stdout.write(orjson.dumps(await store.show(conn), option=orjson.OPT_INDENT_2).decode() + "\n")
+    finally:
+        await conn.close()

@@ -1,0 +1,162 @@
+"""Phones, time zones, do-not-call, dry runs and match policies, end to end through a real
+service process, broker and Postgres."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from service.catalog import store as catalog_store
+from service.catalog.model import Campaign
+from service.config import Settings
+from service.model.contact import MatchOn, MatchPolicy
+from service.store import dnc
+from tests.support import ServiceProcess, cloudevent, contacts_event, outcomes, produce
+
+LONDON, SYDNEY, NEW_YORK = "+442079460001", "+61291234567", "+12125550100"
+
+
+def _by_event(got: list[Any]) -> dict[tuple[str, int], Any]:
+    return {(o["event_id"], o["record_index"]): o for o in got}
+
+
+async def test_phones_time_zones_dnc_and_dry_run(
+    settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection
+) -> None:
+    settings = settings.model_copy(update={"phone_validation": "strict", "default_phone_region": "US"})
+    await catalog_store.add_tenant(conn, "acme")
+    await catalog_store.add_campaign(conn, Campaign("acme", "uk", "UK", default_region="GB"))
+    await dnc.add_list(conn, "acme", "complaints", None)
+    await dnc.add_list(conn, "", "national", None)
+    svc = spawn(settings)
+    svc.wait_log("partitions assigned")
+
+    phones = [{"number": "02079460001"}, {"number": "12345"}, {"number": SYDNEY}]
+    first = [
+        contacts_event("acme", [{"user_data": "A", "phones": phones}], campaign="uk", event_id="p-1"),
+        contacts_event("acme", [{"user_data": "B", "phones": [{"number": "999"}]}], event_id="p-2"),
+        contacts_event("acme", [{"user_data": "C", "phones": [{"number": "2125550100"}]}], event_id="p-3"),
+    ]
+    await produce(settings, first, key=b"acme")
+    got = _by_event(await outcomes(settings, expect=3))
+    a = got[("p-1", 0)]
+    assert a["status"] == "ADDED"
+    assert [(w["code"], w["path"]) for w in a["warnings"]] == [("phone.invalid", "/contacts/0/phones/1/number")]
+    assert a["contact"]["phones"] == [
+        {"number": LONDON, "raw": "02079460001", "time_zones": ["Europe/London"]},
+        {"number": "12345", "invalid": True},
+        {"number": SYDNEY, "time_zones": ["Australia/Sydney"]},
+    ]
+    assert a["dial_list"] == [
+        {"phone": LONDON, "time_zones": ["Europe/London"]},
+        {"phone": SYDNEY, "time_zones": ["Australia/Sydney"]},
+    ]
+    rows = await conn.fetch("SELECT phone, time_zones FROM dial_list WHERE user_data = 'A' ORDER BY id")
+    assert [(r["phone"], r["time_zones"]) for r in rows] == [
+        (LONDON, ["Europe/London"]),
+        (SYDNEY, ["Australia/Sydney"]),
+    ]
+    assert got[("p-2", 0)]["status"] == "FAILED"
+    assert got[("p-2", 0)]["errors"][0]["code"] == "phone.none_valid"
+    assert got[("p-3", 0)]["contact"]["phones"][0]["number"] == NEW_YORK  # the fallback region (US)
+
+    # do-not-call by event: London on the tenant's list, New York on the global one; each leaves the dial lists
+    dnc_events = [
+        cloudevent(
+            {"tenant": "acme", "list": "complaints", "add": [{"number": LONDON}]}, dialect="dnc.v1", event_id="d-1"
+        ),
+        cloudevent(
+            {"list": "national", "add": [{"number": NEW_YORK, "expires_at": "2999-01-01"}]},
+            dialect="dnc.v1",
+            event_id="d-2",
+        ),
+        cloudevent({"list": "nope", "add": [{"number": NEW_YORK}]}, dialect="dnc.v1", event_id="d-3"),
+    ]
+    await produce(settings, dnc_events, key=b"dnc")
+    got = _by_event(await outcomes(settings, expect=6))
+    assert [got[(e, 0)]["status"] for e in ("d-1", "d-2", "d-3")] == ["ADDED", "ADDED", "FAILED"]
+    assert got[("d-3", 0)]["errors"][0]["code"] == "dnc.list_unknown"
+    assert await conn.fetchval("SELECT count(*) FROM dial_list WHERE phone = ANY($1::text[])", [LONDON, NEW_YORK]) == 0
+
+    # a partly suppressed contact is stored, its other phone dialled; a wholly suppressed one is SUPPRESSED
+    # a dry run (header) computes the same outcome and writes nothing
+    later = [
+        contacts_event(
+            "acme", [{"user_data": "D", "phones": [{"number": LONDON}, {"number": SYDNEY}]}], event_id="s-1"
+        ),
+        contacts_event("acme", [{"user_data": "E", "phones": [{"number": NEW_YORK}]}], event_id="s-2"),
+    ]
+    await produce(settings, later, key=b"acme")
+    dry = contacts_event("acme", [{"user_data": "F", "phones": [{"number": SYDNEY}]}], event_id="x-1")
+    await produce(settings, [dry], key=b"acme", headers=[("dry_run", b"true")])
+    got = _by_event(await outcomes(settings, expect=9))
+    d, e, f = got[("s-1", 0)], got[("s-2", 0)], got[("x-1", 0)]
+    assert d["status"] == "ADDED" and d["dial_list"] == [{"phone": SYDNEY, "time_zones": ["Australia/Sydney"]}]
+    assert d["details"]["suppressed"] == [{"phone": LONDON, "list": "complaints", "tenant": "acme"}]
+    assert e["status"] == "SUPPRESSED" and e["dial_list"] == []
+    assert e["details"] == {
+        "suppressed": [{"phone": NEW_YORK, "list": "national", "tenant": None}],
+        "contact_status": "ADDED",
+    }
+    assert (f["status"], f["dry_run"]) == ("ADDED", True) and f["dial_list"][0]["phone"] == SYDNEY
+    assert await conn.fetchval("SELECT count(*) FROM customers WHERE user_data = 'F'") == 0
+    assert await conn.fetchval("SELECT count(*) FROM processed_events WHERE event_id = 'x-1'") == 0
+
+    # the same event id for real afterwards applies, with different outcome ids
+    await produce(settings, [dry], key=b"acme")
+    got_all = await outcomes(settings, expect=10)
+    real = [o for o in got_all if o["event_id"] == "x-1" and not o.get("dry_run")]
+    assert len(real) == 1 and real[0]["status"] == "ADDED" and real[0]["outcome_id"] != f["outcome_id"]
+    assert await conn.fetchval("SELECT count(*) FROM customers WHERE user_data = 'F'") == 1
+
+
+async def test_match_policy_phone_fallback_scope_and_lookback(
+    settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection
+) -> None:
+    settings = settings.model_copy(update={"phone_validation": "strict"})
+    await catalog_store.add_tenant(conn, "acme")
+    phone_match = MatchPolicy(on=MatchOn.USER_DATA_OR_PHONE, lookback_days=30)
+    await catalog_store.add_campaign(conn, Campaign("acme", "c1", "C1", match=phone_match))
+    svc = spawn(settings)
+    svc.wait_log("partitions assigned")
+    await produce(
+        settings,
+        [contacts_event("acme", [{"user_data": "K1", "phones": [{"number": LONDON}]}], campaign="c1", event_id="m-1")],
+    )
+    await outcomes(settings, expect=1)
+    # an old customer: outside the look-back window
+    await produce(
+        settings,
+        [contacts_event("acme", [{"user_data": "OLD", "phones": [{"number": SYDNEY}]}], campaign="c1", event_id="m-2")],
+    )
+    await outcomes(settings, expect=2)
+    await conn.execute("UPDATE customers SET updated_at = now() - interval '90 days' WHERE user_data = 'OLD'")
+
+    second = [
+        contacts_event("acme", [{"phones": [{"number": LONDON}], "name": "Found"}], campaign="c1", event_id="m-3"),
+        contacts_event("acme", [{"phones": [{"number": NEW_YORK}]}], campaign="c1", event_id="m-4"),
+        contacts_event("acme", [{"user_data": "OLD", "phones": [{"number": SYDNEY}]}], campaign="c1", event_id="m-5"),
+        contacts_event("acme", [{"phones": [{"number": NEW_YORK}]}], campaign="elsewhere", event_id="m-6"),
+    ]
+    await produce(settings, second, key=b"acme")
+    got = _by_event(await outcomes(settings, expect=6))
+    found = got[("m-3", 0)]
+    assert (found["status"], found["user_data"]) == ("UPDATED", "K1")
+    assert found["details"]["match"] == {
+        "by": "phone",
+        "phone": LONDON,
+        "user_data": "K1",
+        "tenant": "acme",
+        "campaigns": ["c1"],
+    }
+    assert (got[("m-4", 0)]["status"], got[("m-4", 0)]["user_data"]) == (
+        "ADDED",
+        NEW_YORK,
+    )  # no match: keyed by the phone
+    stale = got[("m-5", 0)]
+    assert stale["status"] == "ADDED" and stale["details"]["match"]["reason"] == "outside_lookback"
+    assert stale["details"]["match"]["counted"] is False
+    assert got[("m-6", 0)]["errors"][0]["code"] == "contact.user_data_missing"  # default policy: UserData only
+    assert await conn.fetchval("SELECT data->>'name' FROM customers WHERE user_data = 'K1'") == "Found"

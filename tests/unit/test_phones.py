@@ -1,0 +1,69 @@
+"""Phone normalisation and time zones (libphonenumber), worldwide."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.catalog.model import Campaign, Catalog
+from service.dialects.base import Parsed, Rejected
+from service.model.contact import Contact, ContactRecord, Phone
+from service.model.phones import normalise, region_code
+from service.pipeline.phones import normalise_all
+
+
+@pytest.mark.parametrize(
+    ("number", "region", "e164", "zones"),
+    [
+        ("+44 20 7946 0001", None, "+442079460001", ("Europe/London",)),
+        ("+61 2 9123 4567", None, "+61291234567", ("Australia/Sydney",)),
+        ("+1 212 555 0100", None, "+12125550100", ("America/New_York",)),
+        ("+91 98765 43210", None, "+919876543210", ("Asia/Calcutta",)),
+        ("+55 11 98765-4321", None, "+5511987654321", ("America/Sao_Paulo",)),  # a Brazilian mobile
+        ("030 1234567", "DE", "+49301234567", ("Europe/Berlin",)),  # national form, the campaign's region
+        ("0044 20 7946 0001", "DE", "+442079460001", ("Europe/London",)),  # international prefix of DE
+    ],
+)
+def test_valid_numbers_become_e164_with_their_time_zones(
+    number: str, region: str | None, e164: str, zones: tuple[str, ...]
+) -> None:
+    n = normalise(number, region)
+    assert (n.valid, n.e164, n.time_zones) == (True, e164, zones)
+
+
+@pytest.mark.parametrize(
+    ("number", "region"),
+    [("+1 555 123 0000", None), ("PhoneNumber1", "DE"), ("12", "GB"), ("030 1234567", None), ("+44 20 79", None)],
+)
+def test_invalid_numbers_are_not_valid(number: str, region: str | None) -> None:
+    assert normalise(number, region).valid is False
+
+
+def test_region_codes() -> None:
+    assert (region_code("de"), region_code("XX"), region_code(None)) == ("DE", None, None)
+
+
+def _record(*numbers: str, campaign: str = "c1") -> Parsed:
+    phones = [Phone(number=n, path=f"/contacts/0/phones/{i}/number") for i, n in enumerate(numbers)]
+    return Parsed(ContactRecord(tenant="t", campaign=campaign, contact=Contact(user_data="U", phones=phones)))
+
+
+def test_invalid_phone_is_a_warning_kept_off_the_dial_list_and_failed_only_when_none_remains() -> None:
+    catalog = Catalog(campaigns={("t", "c1"): Campaign("t", "c1", "C1", default_region="GB")})
+    [mixed, none] = normalise_all([_record("020 7946 0001", "12345"), _record("12345", "999")], catalog, "DE")
+    assert isinstance(mixed.record, ContactRecord)
+    phones = mixed.record.contact.phones
+    assert (phones[0].number, phones[0].raw, phones[0].time_zones) == (
+        "+442079460001",
+        "020 7946 0001",
+        ("Europe/London",),
+    )
+    assert (phones[1].number, phones[1].invalid) == ("12345", True)
+    assert [(w.code, w.path) for w in mixed.warnings] == [("phone.invalid", "/contacts/0/phones/1/number")]
+    assert isinstance(none.record, Rejected)
+    assert [e.code for e in none.record.errors] == ["phone.none_valid"]
+    assert len(none.warnings) == 2
+
+
+def test_campaign_not_in_the_catalog_uses_the_fallback_region() -> None:
+    [p] = normalise_all([_record("030 1234567", campaign="unknown")], Catalog(), "DE")
+    assert isinstance(p.record, ContactRecord) and p.record.contact.phones[0].number == "+49301234567"
