@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import time
 
@@ -104,8 +105,18 @@ class App:
             log.info("service stopped")
 
 
+def _tune_gc() -> None:
+    """A transaction's records, snapshots and outcomes (tens of thousands of small objects) live
+    until it commits; with the default threshold of 700 allocations the cyclic collector ran every
+    few records and rescanned them, about a tenth of the service's CPU. Objects built at start-up
+    are frozen out of the scans, and young objects are collected every 50,000 allocations."""
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 10)
+
+
 async def serve(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM."""
+    _tune_gc()
     app = App(settings)
     running = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

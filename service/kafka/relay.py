@@ -19,6 +19,12 @@ from service.store.db import translated
 
 log = structlog.get_logger(__name__)
 _RELAY_LOCK = 0x43495301
+# A row's seq is taken when it is inserted and it becomes visible when its transaction commits, so
+# a transaction still open (another replica's batch) can commit rows below seqs already relayed.
+# Each round reads past the highest seq relayed; the seqs it skipped are watched for this long,
+# and every _FULL_RESCAN_S a round reads from the start.
+_GAP_WATCH_S = 120.0
+_FULL_RESCAN_S = 60.0
 
 
 class Relay:
@@ -30,6 +36,9 @@ class Relay:
         self._stopping = False
         self.healthy = True
         self._last_expire = 0.0
+        self._mark = 0  # the highest seq relayed
+        self._gaps: list[tuple[int, int, float]] = []  # seqs skipped below the mark: (first, last, seen at)
+        self._last_full = time.monotonic()
 
     def wake(self) -> None:
         self._wake.set()
@@ -56,22 +65,40 @@ class Relay:
 
     async def flush_once(self) -> int:
         """Publish one round of pending messages; returns how many were published."""
+        now = time.monotonic()
+        full = now - self._last_full >= _FULL_RESCAN_S
         async with translated(), self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
-                return 0  # another replica is relaying
-            pending = await outbox.take(conn, self._s.relay_batch)
+                self._mark, self._gaps = 0, []  # another replica relays; start afresh if this one takes over
+                return 0
+            fresh = await outbox.take(conn, self._s.relay_batch, 0 if full else self._mark)
+            late = await outbox.take_ranges(conn, [(a, b) for a, b, _ in self._gaps]) if self._gaps and not full else []
+            pending = sorted(late + fresh, key=lambda p: p.seq) if late else fresh
             if not pending:
                 metrics.OUTBOX_PENDING.set(0)
-                return 0
-            metrics.OUTBOX_PENDING.set(len(pending))
-            futures = [await self._producer.send(p.topic, p.payload, key=p.key, headers=p.headers) for p in pending]
-            await asyncio.gather(*futures)
-            failpoints.hit(failpoints.AFTER_PUBLISH)
-            await outbox.mark_published(conn, [p.seq for p in pending])
+            else:
+                metrics.OUTBOX_PENDING.set(len(pending))
+                futures = [await self._producer.send(p.topic, p.payload, key=p.key, headers=p.headers) for p in pending]
+                await asyncio.gather(*futures)
+                failpoints.hit(failpoints.AFTER_PUBLISH)
+                await outbox.mark_published(conn, [p.seq for p in pending])
+        self._advance(fresh, now, full)
         for p in pending:
             metrics.OUTBOX_PUBLISHED.labels(p.topic).inc()
         metrics.OUTBOX_PENDING.set(0)
         return len(pending)
+
+    def _advance(self, fresh: list[outbox.Pending], now: float, full: bool) -> None:
+        """Move the mark past the rows relayed, remembering the seqs skipped on the way."""
+        if full:
+            self._last_full, self._gaps = now, []
+        gaps = [g for g in self._gaps if now - g[2] < _GAP_WATCH_S]
+        last = self._mark
+        for p in fresh:
+            if p.seq > last + 1 and p.seq > self._mark:
+                gaps.append((last + 1, p.seq - 1, now))
+            last = max(last, p.seq)
+        self._mark, self._gaps = last, gaps
 
     async def drain(self, timeout_s: float) -> None:
         """Publish everything pending (used on shutdown)."""

@@ -31,7 +31,8 @@ class ErrorModel(BaseModel):
 
     @classmethod
     def of(cls, detail: ErrorDetail) -> ErrorModel:
-        return cls(code=detail.code, path=detail.path, message=detail.message)
+        # built from the service's own, already typed values: nothing to validate
+        return cls.model_construct(code=detail.code, path=detail.path, message=detail.message)
 
 
 class Source(BaseModel):

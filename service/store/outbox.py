@@ -60,12 +60,33 @@ async def replay(conn: asyncpg.Connection, topic: str, events: list[tuple[str, s
     return int(status.split()[-1])
 
 
-async def take(conn: asyncpg.Connection, limit: int) -> list[Pending]:
-    """The oldest unpublished messages, in order. Call inside the relay's transaction."""
+_COLUMNS = "seq, topic, msg_key, payload, headers"
+
+
+async def take(conn: asyncpg.Connection, limit: int, after: int = 0) -> list[Pending]:
+    """The oldest unpublished messages with ``seq > after``, in order. Call inside the relay's transaction.
+
+    ``after`` lets the relay skip what it has published: the partial index keeps an entry for every
+    row published since the last VACUUM, and reading from 0 rechecks them all.
+    """
     rows = await conn.fetch(
-        "SELECT seq, topic, msg_key, payload, headers FROM outbox WHERE published_at IS NULL ORDER BY seq LIMIT $1",
-        limit,
+        f"SELECT {_COLUMNS} FROM outbox WHERE published_at IS NULL AND seq > $2 ORDER BY seq LIMIT $1", limit, after
     )
+    return _pending(rows)
+
+
+async def take_ranges(conn: asyncpg.Connection, ranges: list[tuple[int, int]]) -> list[Pending]:
+    """Unpublished messages whose seq lies in one of the inclusive ``ranges`` (gaps the relay saw)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM outbox o JOIN unnest($1::bigint[], $2::bigint[]) AS g(lo, hi)"
+        " ON o.seq BETWEEN g.lo AND g.hi WHERE o.published_at IS NULL ORDER BY o.seq",
+        [lo for lo, _ in ranges],
+        [hi for _, hi in ranges],
+    )
+    return _pending(rows)
+
+
+def _pending(rows: list[asyncpg.Record]) -> list[Pending]:
     return [
         Pending(r["seq"], r["topic"], r["msg_key"], r["payload"], [(h, v.encode()) for h, v in r["headers"]])
         for r in rows
