@@ -35,11 +35,23 @@ def _received(ts_ms: int) -> str:
 
 
 def build(
-    dialect: Dialect, env: Envelope, index: int, parsed: Parsed, applied: Applied | None, processed_at: str
+    dialect: Dialect,
+    env: Envelope,
+    index: int,
+    parsed: Parsed,
+    applied: Applied | None,
+    processed_at: str,
+    *,
+    unclaimed: bool = False,
 ) -> Outcome:
+    """The outcome of one record. An unclaimed event's (denied, or an id conflict) outcome ids are
+    also derived from the message's position, so they never equal those of the event that owns the id."""
     rec = parsed.record
+    scope = f"{env.event_source}\x1f{env.event_id}"
+    if unclaimed:
+        scope += f"\x1f{env.topic}/{env.partition}/{env.offset}"
     common: dict[str, Any] = {
-        "outcome_id": outcome_id(f"{env.event_source}\x1f{env.event_id}", index),
+        "outcome_id": outcome_id(scope, index),
         "event_id": env.event_id,
         "record_index": index,
         "dialect": env.dialect,
@@ -81,8 +93,9 @@ def build(
     return out
 
 
-def to_message(out: Outcome, topic: str, env: Envelope) -> OutMessage:
-    """The results-topic message: a structured CloudEvent keyed by UserData."""
+def to_message(out: Outcome, topic: str, env: Envelope, *, replayable: bool = True) -> OutMessage:
+    """The results-topic message: a structured CloudEvent keyed by UserData. ``replayable``: kept
+    with the event id, to be re-sent when the event is published again."""
     event = {
         "specversion": "1.0",
         "id": out.outcome_id,
@@ -95,6 +108,8 @@ def to_message(out: Outcome, topic: str, env: Envelope) -> OutMessage:
     }
     key = (out.user_data or env.event_id).encode()
     headers = [("ce_type", RESULT_TYPE), ("outcome_status", out.status.value)]
+    if not replayable:
+        return OutMessage(topic, key, orjson.dumps(event), headers)
     return OutMessage(topic, key, orjson.dumps(event), headers, env.event_source, env.event_id)
 
 

@@ -21,7 +21,7 @@ from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
 from service.pipeline.envelope import Envelope, decode
-from service.pipeline.processor import _reject_nul
+from service.pipeline.nul import reject_nul as _reject_nul
 
 REGISTRY = default_registry(REPO_SCHEMAS)
 NAMES = REGISTRY.names()

@@ -17,15 +17,21 @@ from pydantic import SecretStr
 from service.catalog.model import Catalog
 from service.config import REPO_SCHEMAS, Settings
 from service.dialects import default_registry
-from service.dialects.base import Rejected
+from service.dialects.base import Parsed, Rejected
 from service.errors import UndecodableMessage
+from service.model.contact import ContactRecord
 from service.ops import logs
 from service.ops.deadletters import original_headers
 from service.pipeline import outcomes
 from service.pipeline.envelope import MAX_DEPTH, decode
-from service.pipeline.processor import Processor, _reject_nul
+from service.pipeline.nul import reject_nul as _reject_nul
+from service.pipeline.processor import Processor
 from service.pipeline.validate import nul_pointer, too_deep
 from tests.unit.test_contact_v1 import _data, _env
+from tests.unit.test_isales import CATALOG as ISALES_CATALOG
+from tests.unit.test_isales import _env as isales_env
+from tests.unit.test_thulium import _catalog as thulium_catalog
+from tests.unit.test_thulium import _env as thulium_env
 
 REGISTRY = default_registry(REPO_SCHEMAS)
 
@@ -131,15 +137,40 @@ def test_an_empty_ce_type_header_is_an_unknown_dialect_not_a_crash() -> None:
     assert err.value.reason == "unknown_dialect"
 
 
-def test_nul_in_event_data_fails_every_record_with_the_pointer() -> None:
+def _nul_failures(parsed: list[Parsed]) -> list[str | None]:
+    """Per record: the pointer of its ``input.nul_byte`` error, or ``None`` when it has none."""
+    out: list[str | None] = []
+    for p in parsed:
+        errors = p.record.errors if isinstance(p.record, Rejected) else []
+        out.append(next((e.path for e in errors if e.code == "input.nul_byte"), None))
+    return out
+
+
+def test_nul_in_a_record_fails_only_that_record_with_the_pointer() -> None:
     processor = Processor(Settings(), REGISTRY)
     data = _data({"user_data": "U1", "name": "a\x00b", "phones": [{"number": "+4420"}]}, {"user_data": "U2"})
     parsed = processor._parse(_env(data), Catalog())
-    assert len(parsed) == 2
-    for p in parsed:
-        assert isinstance(p.record, Rejected)
-        assert ("input.nul_byte", "/contacts/0/name") in [(e.code, e.path) for e in p.record.errors]
-    assert parsed[0].record.user_data == "U1"  # type: ignore[union-attr]
+    assert _nul_failures(parsed) == ["/contacts/0/name", None]
+    assert isinstance(parsed[1].record, ContactRecord) and parsed[1].record.contact.user_data == "U2"
+    assert isinstance(parsed[0].record, Rejected) and parsed[0].record.user_data == "U1"
+
+
+def test_nul_outside_the_records_fails_every_record() -> None:
+    processor = Processor(Settings(), REGISTRY)
+    parsed = processor._parse(_env(_data({"user_data": "U1"}, {"user_data": "U2"}, campaign="c\x00")), Catalog())
+    assert _nul_failures(parsed) == ["/campaign", "/campaign"]
+
+
+def test_nul_per_record_in_thulium_and_isales_rows() -> None:
+    processor = Processor(Settings(), REGISTRY)
+    records = [{"customer_id": 1, "agent_login": "x\x00"}, {"customer_id": 2}]
+    parsed = processor._parse(thulium_env({"id": "00001", "records": records}), thulium_catalog())
+    assert _nul_failures(parsed) == ["/records/0/agent_login", None]
+    assert isinstance(parsed[1].record, ContactRecord)
+    rows = [{"called": [{"calledNo": "5550001"}]}, {"called": [{"calledNo": "5550002"}], "callData": "\x00"}]
+    parsed = processor._parse(isales_env({"vdnId": 1, "campaignId": "C-1", "rows": rows}), ISALES_CATALOG)
+    assert _nul_failures(parsed) == [None, "/rows/1/callData"]
+    assert isinstance(parsed[0].record, ContactRecord)
 
 
 def test_nul_decoded_by_a_dialect_fails_only_its_record() -> None:
