@@ -52,6 +52,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = value.get_secret_value()
         if isinstance(value, bool):
             value = "true" if value else "false"
+        elif isinstance(value, dict | list):
+            value = orjson.dumps(value).decode()
         env[f"CIS_{name.upper()}"] = str(value)
     return env
 
