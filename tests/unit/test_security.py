@@ -4,9 +4,7 @@ checks, Kafka client security arguments, secrets kept out of reprs and logs."""
 from __future__ import annotations
 
 import io
-import shutil
 import ssl
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,7 @@ from service.pipeline.envelope import MAX_DEPTH, decode
 from service.pipeline.nul import reject_nul as _reject_nul
 from service.pipeline.processor import Processor
 from service.pipeline.validate import nul_pointer, too_deep
+from tests.certs import make_pki
 from tests.unit.test_contact_v1 import _data, _env
 from tests.unit.test_isales import CATALOG as ISALES_CATALOG
 from tests.unit.test_isales import _env as isales_env
@@ -202,27 +201,16 @@ def test_sasl_plaintext_scram_arguments() -> None:
     }
 
 
-def _openssl(tmp: Path, *args: str) -> None:
-    assert shutil.which("openssl"), "the openssl command (Debian's openssl package) makes the test CA"
-    subprocess.run(["openssl", *args], cwd=tmp, check=True, capture_output=True, timeout=60)
-
-
 def test_sasl_ssl_scram_with_a_ca_and_a_client_certificate(tmp_path: Path) -> None:
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl(tmp_path, "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=ca")
-    _openssl(tmp_path, "req", *ec, "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=svc")
-    _openssl(
-        tmp_path, "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "client.pem", "-days", "1",
-    )  # fmt: skip
+    pki = make_pki(tmp_path)
     s = Settings(
         kafka_security_protocol="SASL_SSL",
         kafka_sasl_mechanism="SCRAM-SHA-512",
         kafka_sasl_username="svc",
         kafka_sasl_password=SecretStr("hunter2"),
-        kafka_ssl_cafile=tmp_path / "ca.pem",
-        kafka_ssl_certfile=tmp_path / "client.pem",
-        kafka_ssl_keyfile=tmp_path / "client.key",
+        kafka_ssl_cafile=pki.ca,
+        kafka_ssl_certfile=pki.client_cert,
+        kafka_ssl_keyfile=pki.client_key,
     )
     args = s.kafka_common()
     ctx = args.pop("ssl_context")
@@ -236,7 +224,7 @@ def test_sasl_ssl_scram_with_a_ca_and_a_client_certificate(tmp_path: Path) -> No
     assert isinstance(ctx, ssl.SSLContext)
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     cas = ctx.get_ca_certs()
-    assert len(cas) == 1 and "('commonName', 'ca')" in str(cas[0]["subject"])
+    assert len(cas) == 1 and "('commonName', 'test-ca')" in str(cas[0]["subject"])
 
 
 # -- secrets never rendered ----------------------------------------------------------------------
