@@ -6,7 +6,6 @@ no event id."""
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -18,17 +17,11 @@ from service.catalog.model import Campaign
 from service.config import Settings
 from tests.integration.test_dialect_importws import SUCCESS, _params
 from tests.support import ServiceProcess, cloudevent, outcomes, produce
+from tests.unit.test_passwords import legacy_scrypt_hash
 
 TENANT = "team1"
 DENIED = [{"code": "auth.failed", "path": "/", "message": "authentication failed"}]
 DENIED_NATIVE = "|Retuen|2|Retuen|authentication failed"
-
-
-def legacy_scrypt_hash(password: str) -> str:
-    """A hash as the catalog stored it before argon2: scrypt of the MD5 hex, per-user salt."""
-    salt = os.urandom(16)
-    digest = hashlib.scrypt(passwords.md5_hex(password).encode(), salt=salt, n=2**14, r=8, p=1, dklen=32)
-    return f"scrypt${2**14}${salt.hex()}${digest.hex()}"
 
 
 def _login(event_id: str, user: str, password: str, customer: str, **changes: str) -> dict[str, Any]:
