@@ -11,8 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import asyncpg
+import structlog
 
 from service.dialects.base import Login
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass(slots=True)
@@ -21,6 +24,7 @@ class _Row:
     window_start: datetime
     locked_until: datetime | None
     dirty: bool = False
+    just_locked: bool = False
 
 
 async def attempt(
@@ -54,6 +58,9 @@ async def attempt(
     now: datetime = rows[0]["now"]
     window, lock = timedelta(seconds=window_s), timedelta(seconds=lock_s)
     let_in = [_one(state[(a.tenant, a.login)], a.ok, now, window, lock, max_failures) for a in logins]
+    for (tenant, login), r in state.items():
+        if r.just_locked:
+            log.warning("login locked after repeated failures", tenant=tenant, login=login, until=r.locked_until)
     dirty = [(k, r) for k, r in state.items() if r.dirty]
     if dirty:
         await conn.execute(
@@ -83,7 +90,7 @@ def _one(row: _Row, ok: bool, now: datetime, window: timedelta, lock: timedelta,
         row.failures, row.window_start = 0, now
     row.failures += 1
     if row.failures >= max_failures:
-        row.locked_until, row.failures = now + lock, 0
+        row.locked_until, row.failures, row.just_locked = now + lock, 0, True
     row.dirty = True
     return False
 

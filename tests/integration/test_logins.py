@@ -98,6 +98,7 @@ async def test_wrong_credentials_lockout_and_rehash(
     assert dict(row) == {"failures": 0, "locked": True}
     unknown = await conn.fetchval("SELECT failures FROM login_failures WHERE tenant = $1 AND login = '9999'", TENANT)
     assert unknown == 1  # unknown logins are throttled the same way: no way to tell them apart
+    assert svc.log().count('"event":"login locked after repeated failures"') == 1 and "s3cret" not in svc.log()
     assert await conn.fetchval("SELECT count(*) FROM customers WHERE user_data = 'U2'") == 0
 
     # the legacy hash was replaced by an argon2id one that still takes both password forms
