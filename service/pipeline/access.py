@@ -52,6 +52,8 @@ def enforce_tenants(
     settings: Settings, topic: str, attribute: str | None, parsed: list[Parsed], catalog: Catalog
 ) -> list[Parsed]:
     """Each record checked against the tenant rules; a record breaking one fails with its code."""
+    if attribute is None and not settings.topic_tenants and not settings.require_tenant_attribute:
+        return parsed  # no rule applies
     bound = settings.topic_tenants
     allowed = set(bound.get(topic, ())) if bound else None
     event_errors: list[ErrorDetail] = []
