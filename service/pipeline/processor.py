@@ -215,12 +215,12 @@ class Processor:
     ) -> tuple[list[_Event], list[tuple[str, str]]]:
         """Split the batch into events to process, in order, and replays of events already processed.
 
-        An event denied by its access checks is processed (its records fail) but never claimed, so it
-        can neither take an id another tenant's event will use nor be answered with another
-        tenant's outcomes; an id already claimed for another tenant is an id conflict.
+        An event denied by its access checks, or naming no tenant, applies nothing and claims no id:
+        it can neither take an id a tenant's event will use nor be answered with that tenant's
+        outcomes. An id already claimed for another tenant is an id conflict.
         """
         tenants = {id(e): access.event_tenant(e.parsed, e.envelope.tenant) for e in prepared}
-        claimable = [e for e in prepared if not access.denied(e.parsed)]
+        claimable = [e for e in prepared if tenants[id(e)] is not None and not access.denied(e.parsed)]
         keys = [(e.envelope.event_source, e.envelope.event_id) for e in claimable]
         new = await events.claim(
             conn,
@@ -235,6 +235,8 @@ class Processor:
             tenant = tenants[id(e)]
             if access.denied(e.parsed):
                 out.append(_Event(e.envelope, access.deny_all(e.parsed), claimed=False))
+            elif tenant is None:
+                out.append(_Event(e.envelope, e.parsed, claimed=False))  # every record failed already
             elif k in new:
                 new.discard(k)  # a second copy of the same event in this batch is a replay
                 claimed_now[k] = tenant
@@ -242,7 +244,7 @@ class Processor:
             elif (owner := claimed_now.get(k, owners.get(k))) is not None and owner != tenant:
                 out.append(_Event(e.envelope, [access.reject(p, ID_CONFLICT) for p in e.parsed], claimed=False))
             else:
-                replays.append(k)
+                replays.append(k)  # the same tenant's event again (or one claimed before tenants were kept)
         return out, replays
 
     async def _apply(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Applied | ErrorDetail]]:

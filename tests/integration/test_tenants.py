@@ -118,8 +118,9 @@ async def test_tenant_b_never_reads_or_changes_tenant_a(
         _importws("b-9", "b", "pw-a", "U1", "Bob Login"),
         _importws("b-10", "b", "pw-b", "U1", "Bob Other", model_id="777"),
         _isales("b-11", "b", "bob", campaign="777"),
-        # the event id a already used
+        # the event id a already used; an event naming no tenant, with the id a is about to use
         contacts_event("b", [contact("U1", name="Bob Again")], campaign="538", event_id="ev-1"),
+        cloudevent({"campaign": "538", "contacts": [contact("U1")]}, event_id="ev-7"),
     ]
     await produce(settings, b_events, key=b"tenants")
     got = (await outcomes(settings, expect=len(a_events) + len(b_events) + 1))[len(a_events) :]
@@ -139,6 +140,7 @@ async def test_tenant_b_never_reads_or_changes_tenant_a(
         ("b-10", 0): "FAILED",
         ("b-11", 0): "FAILED",
         ("ev-1", 0): "FAILED",
+        ("ev-7", 0): "FAILED",
     }
     codes = {k: [e["code"] for e in o.get("errors", [])] for k, o in by_event.items() if o["status"] == "FAILED"}
     assert codes == {
@@ -149,13 +151,14 @@ async def test_tenant_b_never_reads_or_changes_tenant_a(
         ("b-10", 0): ["importws.campaign_not_found"],
         ("b-11", 0): ["02000007"],
         ("ev-1", 0): ["event.id_conflict"],
+        ("ev-7", 0): ["schema.missing"],
     }
     assert by_event[("b-4", 0)]["native"] == {
         "441": {"http_status": 400, "status": "FAILED", "message": "Customer not found."}
     }
     for o in got:  # no outcome of b carries anything of a's
         text = orjson.dumps(o).decode()
-        assert o["tenant"] == "b" and not [s for s in A_SECRETS if s in text], text
+        assert o.get("tenant", "b") == "b" and not [s for s in A_SECRETS if s in text], text
     assert by_event[("b-1", 0)]["contact"]["name"] == "Bob One"
     assert by_event[("b-3", 0)]["contact"]["name"] == "Bob Dialler"
 
@@ -165,12 +168,18 @@ async def test_tenant_b_never_reads_or_changes_tenant_a(
     assert sorted(r["user_data"] for r in b_rows["customers"]) == ["S1", "U1", "U2", "U3", "U9"]
     assert {r["user_data"]: r["data"].get("name") for r in b_rows["customers"]}["U1"] == "Bob One"
 
-    # a re-publishes its event: a's own outcome is re-sent, never b's refusal of that id
-    await produce(settings, [a_events[0]], key=b"tenants")
-    final = await outcomes(settings, expect=len(a_events) + len(b_events) + 2)
+    # a re-publishes its event: a's own outcome is re-sent, never b's refusal of that id; the id the
+    # tenant-less event used is still free for a
+    ev7 = contacts_event("a", [contact("U7", phone="+14440000007", name="Alice Seven")], event_id="ev-7")
+    await produce(settings, [a_events[0], ev7], key=b"tenants")
+    final = await outcomes(settings, expect=len(a_events) + len(b_events) + 3)
     ev1 = [o for o in final if o["event_id"] == "ev-1"]
     assert [(o["tenant"], o["status"]) for o in ev1] == [("a", "ADDED"), ("b", "FAILED"), ("a", "ADDED")]
     assert ev1[2]["outcome_id"] == ev1[0]["outcome_id"] != ev1[1]["outcome_id"]
+    assert [(o.get("tenant"), o["status"]) for o in final if o["event_id"] == "ev-7"] == [
+        (None, "FAILED"),
+        ("a", "ADDED"),
+    ]
 
 
 def _attributed(event: dict[str, Any], tenant: str | None) -> dict[str, Any]:
