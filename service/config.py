@@ -42,6 +42,21 @@ class Settings(BaseSettings):
     topic_partitions: int = Field(6, description="Partitions when the service creates its topics.")
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
 
+    # Access
+    topic_tenants: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Input topics bound to the tenants they may write, as JSON "
+        '(`{"imports-acme": ["acme"]}`); once set, a topic not listed may write no tenant.',
+    )
+    require_tenant_attribute: bool = Field(
+        False, description="Every event must carry the CloudEvents `tenant` attribute, naming a catalog tenant."
+    )
+    login_max_failures: int = Field(
+        5, description="Failed logins of an API user within the window that lock it (0: never lock)."
+    )
+    login_failure_window_s: float = Field(900.0, description="Window in which failed logins are counted.")
+    login_lock_s: float = Field(900.0, description="How long a login stays locked after too many failures.")
+
     # Postgres
     database_url: SecretStr = Field(
         SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"), description="PostgreSQL DSN."
@@ -110,7 +125,7 @@ def markdown_table() -> str:
     """The configuration table of the README, generated from the settings model."""
     lines = ["| variable | default | description |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = field.default
+        default = field.get_default(call_default_factory=True)
         if isinstance(default, SecretStr):
             default = "(secret)"
         elif isinstance(default, Path) and default.is_absolute():

@@ -55,6 +55,8 @@ def settings_env(settings: Settings) -> dict[str, str]:
             value = value.get_secret_value()
         if isinstance(value, bool):
             value = "true" if value else "false"
+        elif isinstance(value, dict | list):
+            value = orjson.dumps(value).decode()
         env[f"CIS_{name.upper()}"] = str(value)
     return env
 
@@ -90,7 +92,7 @@ async def produce(
     key: bytes | None = None,
     keys: list[bytes] | None = None,
 ) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap, enable_idempotence=False, acks="all")
+    producer = AIOKafkaProducer(**settings.kafka_common(), enable_idempotence=False, acks="all")
     await producer.start()
     try:
         for i, v in enumerate(values):
@@ -103,10 +105,17 @@ async def produce(
 
 
 async def read_topic(
-    bootstrap: str, topic: str, *, expect: int, timeout_s: float = 60, idle_s: float = 0.0
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int,
+    timeout_s: float = 60,
+    idle_s: float = 0.0,
+    client: dict[str, object] | None = None,
 ) -> list[Any]:
-    """Every message of ``topic`` from the beginning: waits until ``expect`` arrived (then ``idle_s`` more)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    """Every message of ``topic`` from the beginning: waits until ``expect`` arrived (then ``idle_s`` more).
+    ``client``: connection arguments (``Settings.kafka_common()``) instead of a plaintext ``bootstrap``."""
+    consumer = AIOKafkaConsumer(**(client or {"bootstrap_servers": bootstrap}), enable_auto_commit=False)
     await consumer.start()
     out: list[Any] = []
     try:
@@ -136,7 +145,12 @@ async def read_topic(
 
 async def outcomes(settings: Settings, *, expect: int, timeout_s: float = 60, idle_s: float = 0.0) -> list[Any]:
     msgs = await read_topic(
-        settings.kafka_bootstrap, settings.results_topic, expect=expect, timeout_s=timeout_s, idle_s=idle_s
+        settings.kafka_bootstrap,
+        settings.results_topic,
+        expect=expect,
+        timeout_s=timeout_s,
+        idle_s=idle_s,
+        client=settings.kafka_common(),
     )
     return [orjson.loads(m.value)["data"] for m in msgs]
 

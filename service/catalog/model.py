@@ -67,14 +67,23 @@ class Catalog:
                 return c
         return None
 
-    def authenticate(self, tenant: str, usertype: str, login: str, secret: str, pwdtype: str) -> bool:
+    def login(self, tenant: str, usertype: str, login: str, secret: str, pwdtype: str) -> passwords.Verdict:
+        """Check a credential. An unknown user or user type is checked against a dummy hash, so it
+        takes as long as a wrong password and gives the same answer."""
         user = self.users.get((tenant, usertype.strip().lower(), login))
-        if user is None:
-            return False
-        return _verify(user.password_hash, secret, pwdtype.strip().lower())
+        verdict = _verify(user.password_hash if user else passwords.dummy_hash(), secret, pwdtype.strip().lower())
+        return verdict if user is not None else passwords.Verdict(False)
+
+    def password_hash(self, tenant: str, usertype: str, login: str) -> str | None:
+        user = self.users.get((tenant, usertype.strip().lower(), login))
+        return user.password_hash if user is not None else None
+
+    def authenticate(self, tenant: str, usertype: str, login: str, secret: str, pwdtype: str) -> bool:
+        return self.login(tenant, usertype, login, secret, pwdtype).ok
 
 
 @lru_cache(maxsize=4096)
-def _verify(stored: str, secret: str, pwdtype: str) -> bool:
-    """scrypt is slow on purpose; a credential checked once is remembered by its hash inputs."""
+def _verify(stored: str, secret: str, pwdtype: str) -> passwords.Verdict:
+    """argon2 is slow on purpose; a credential checked once is remembered by its hash inputs (and a
+    legacy hash is re-hashed once, not on every login until the catalog is reloaded)."""
     return passwords.verify(stored, secret, pwdtype)

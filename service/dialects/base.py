@@ -23,6 +23,22 @@ class Rejected:
     user_data: str | None = None
 
 
+AUTH_FAILED = ErrorDetail("auth.failed", "/", "authentication failed")  # the same for every way a login fails
+
+
+@dataclass(frozen=True, slots=True)
+class Login:
+    """A credential the dialect checked for this record (importWS): the pipeline counts failures per
+    user in Postgres and refuses a user locked by too many of them, even with the right password."""
+
+    tenant: str
+    login: str
+    ok: bool
+    stored_hash: str | None = None  # set with ``rehash``: the hash it replaces
+    rehash: str | None = None  # an argon2id hash to store instead of a legacy one
+    warnings: tuple[ErrorDetail, ...] = ()  # what a failed login reports besides AUTH_FAILED
+
+
 @dataclass(slots=True)
 class Parsed:
     """One input record: either ready for the store or rejected, with warnings either way."""
@@ -30,6 +46,7 @@ class Parsed:
     record: ContactRecord | Rejected
     warnings: list[ErrorDetail] = field(default_factory=list)
     change: DncChange | None = None  # a do-not-call change (dnc.v1); ``record`` then only names it
+    login: Login | None = None
 
     @classmethod
     def dnc(cls, change: DncChange) -> Parsed:
@@ -40,6 +57,7 @@ class Dialect(Protocol):
     name: str
     aliases: tuple[str, ...]
     accepts_text: bool
+    records_at: str | None  # the data member whose i-th element is the i-th record, if any
 
     def parse(self, envelope: Envelope, catalog: Catalog) -> list[Parsed]:
         """Every record of the event, in order; never raises for bad input."""

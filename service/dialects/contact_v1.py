@@ -20,6 +20,7 @@ class ContactV1:
     name = "contact.v1"
     aliases: tuple[str, ...] = ("contact-import.contact.v1",)
     accepts_text = False
+    records_at: str | None = "contacts"
 
     def __init__(self, schema_dir: Path) -> None:
         self._validator = load_validator(schema_dir, self.name)

@@ -62,6 +62,7 @@ class Dialler:
     name = "dialler"
     aliases: tuple[str, ...] = ("contact-import.dialler.v1",)
     accepts_text = False
+    records_at: str | None = None
 
     def __init__(self, schema_dir: Path) -> None:
         validator = load_validator(schema_dir, self.name)

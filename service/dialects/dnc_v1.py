@@ -25,6 +25,7 @@ class DncV1:
     name = "dnc.v1"
     aliases: tuple[str, ...] = ("contact-import.dnc.v1",)
     accepts_text = False
+    records_at: str | None = None  # records come from both the add and the remove lists
 
     def __init__(self, schema_dir: Path) -> None:
         self._validator = load_validator(schema_dir, self.name)

@@ -16,7 +16,7 @@ from typing import Any
 
 from service.catalog.model import Catalog
 from service.dialects import importws_params, importws_record
-from service.dialects.base import Parsed, Rejected
+from service.dialects.base import AUTH_FAILED, Login, Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.outcome import Outcome, Status
 from service.pipeline.envelope import Envelope
@@ -24,13 +24,13 @@ from service.pipeline.validate import definition, load_validator
 
 SUCCESS = "|Retuen|1|Retuen|Success"
 FAILURE = "|Retuen|2|Retuen|{reason}"
-AUTH_FAILED = ErrorDetail("auth.failed", "/", "authentication failed")
 
 
 class ImportWS:
     name = "importws"
     aliases: tuple[str, ...] = ("contact-import.importws.v1",)
     accepts_text = True
+    records_at: str | None = None
 
     def __init__(self, schema_dir: Path) -> None:
         self._params = definition(load_validator(schema_dir, self.name), "params")
@@ -50,36 +50,47 @@ class ImportWS:
         params = read.values
         tenant, campaign_id = params.get("orgidentity"), params.get("model_id")
 
-        def rejected(*errors: ErrorDetail) -> Parsed:
-            return Parsed(Rejected(list(errors), tenant, campaign_id), read.warnings)
+        def rejected(*errors: ErrorDetail, login: Login | None = None) -> Parsed:
+            return Parsed(Rejected(list(errors), tenant, campaign_id), read.warnings, login=login)
 
         if read.shape_errors:
             return rejected(*read.shape_errors)
         assert tenant is not None and campaign_id is not None
-        denied = _access(envelope, catalog, params)
+        denied, login = _access(envelope, catalog, params, tuple(read.warnings))
         if denied is not None:
-            return rejected(denied)
+            return rejected(denied, login=login)
         if read.value_errors:
-            return rejected(*read.value_errors)
+            return rejected(*read.value_errors, login=login)
         campaign = catalog.campaign(tenant, campaign_id)
         if campaign is None:
-            return rejected(_err("campaign_not_found", "/model_id", f"campaign {campaign_id[:64]!r} not found"))
+            message = f"campaign {campaign_id[:64]!r} not found"
+            return rejected(_err("campaign_not_found", "/model_id", message), login=login)
         if params["source"].lower() != "data":
             message = "file imports (source=http or ftp) are not available yet; send one customer with source=data"
-            return rejected(_err("file_import_unavailable", "/source", message))
-        return importws_record.build(tenant, campaign, params, read.warnings)
+            return rejected(_err("file_import_unavailable", "/source", message), login=login)
+        parsed = importws_record.build(tenant, campaign, params, read.warnings)
+        parsed.login = login
+        return parsed
 
 
-def _access(envelope: Envelope, catalog: Catalog, params: dict[str, str]) -> ErrorDetail | None:
-    """The tenant, and the caller's credentials for it; a wrong login never says which part is wrong."""
+def _access(
+    envelope: Envelope, catalog: Catalog, params: dict[str, str], warnings: tuple[ErrorDetail, ...]
+) -> tuple[ErrorDetail | None, Login | None]:
+    """The tenant, and the caller's credentials for it; a wrong login never says which part is wrong.
+
+    Unknown user, wrong user type and wrong password take the same time (a dummy hash is checked for
+    an unknown user) and give the same error; the login attempt is returned for the throttle.
+    """
     tenant = params["orgidentity"]
     if envelope.tenant is not None and envelope.tenant != tenant:
-        return _err("tenant_mismatch", "/orgidentity", "orgidentity differs from the event's tenant attribute")
+        return _err("tenant_mismatch", "/orgidentity", "orgidentity differs from the event's tenant attribute"), None
     if tenant not in catalog.tenants:
-        return _err("tenant_unknown", "/orgidentity", f"orgidentity {tenant[:64]!r} not found")
-    if not catalog.authenticate(tenant, params["usertype"], params["user"], params["password"], params["pwdtype"]):
-        return AUTH_FAILED
-    return None
+        return _err("tenant_unknown", "/orgidentity", f"orgidentity {tenant[:64]!r} not found"), None
+    user = params["user"]
+    verdict = catalog.login(tenant, params["usertype"], user, params["password"], params["pwdtype"])
+    stored = catalog.password_hash(tenant, params["usertype"], user) if verdict.rehash else None
+    login = Login(tenant, user, verdict.ok, stored, verdict.rehash if stored else None, warnings)
+    return (None if verdict.ok else AUTH_FAILED), login
 
 
 def _err(code: str, path: str, message: str) -> ErrorDetail:

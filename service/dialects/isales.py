@@ -56,6 +56,7 @@ class ISales:
     name = "isales"
     aliases: tuple[str, ...] = ("contact-import.isales.v1",)
     accepts_text = False
+    records_at: str | None = "rows"
 
     def __init__(self, schema_dir: Path) -> None:
         validator = load_validator(schema_dir, self.name)

@@ -51,6 +51,7 @@ class Thulium:
     name = "thulium"
     aliases: tuple[str, ...] = ("contact-import.thulium.v1",)
     accepts_text = False
+    records_at: str | None = "records"
 
     def __init__(self, schema_dir: Path) -> None:
         self._validator = load_validator(schema_dir, self.name)

@@ -14,7 +14,7 @@ from aiokafka.errors import KafkaError
 from service import failpoints, metrics
 from service.config import Settings
 from service.errors import TransientError
-from service.store import events, outbox
+from service.store import events, logins, outbox
 from service.store.db import translated
 
 log = structlog.get_logger(__name__)
@@ -123,5 +123,6 @@ class Relay:
         async with translated(), self._pool.acquire() as conn:
             e = await events.expire(conn, self._s.event_id_retention_hours)
             o = await outbox.expire(conn, self._s.event_id_retention_hours)
-        if e or o:
-            log.info("retention expired rows", event_ids=e, outbox_rows=o)
+            f = await logins.expire(conn, max(self._s.login_failure_window_s, self._s.login_lock_s))
+        if e or o or f:
+            log.info("retention expired rows", event_ids=e, outbox_rows=o, login_counts=f)

@@ -37,8 +37,9 @@ def wait_port(host: str, port: int, timeout_s: float = 20) -> None:
 class Broker:
     """A tansu broker with memory storage on a loopback port."""
 
-    def __init__(self, port: int, log_file: Path) -> None:
+    def __init__(self, port: int, log_file: Path, advertised_port: int | None = None) -> None:
         self.port = port
+        self.advertised_port = advertised_port or port  # another port when clients come through a proxy
         self._log_file = log_file
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -61,7 +62,7 @@ class Broker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                f"tcp://127.0.0.1:{self.advertised_port}",
                 "--storage-engine",
                 "memory://tansu/",
             ],

@@ -45,13 +45,20 @@ def build(
     parsed: Parsed,
     applied: Applied | DncApplied | None,
     processed_at: str,
+    *,
+    unclaimed: bool = False,
 ) -> Outcome:
+    """The outcome of one record. An unclaimed event's (denied, or an id conflict) outcome ids are
+    also derived from the message's position, so they never equal those of the event that owns the id;
+    a dry run's differ from the real run's."""
     # model_construct: every value below is the service's own and already typed, and validating
     # them again per record cost more than the rest of building the outcome
     rec, change = parsed.record, parsed.change
-    salt = DRY_RUN_SALT if env.dry_run else ""
+    scope = f"{env.event_source}\x1f{env.event_id}{DRY_RUN_SALT if env.dry_run else ''}"
+    if unclaimed:
+        scope += f"\x1f{env.topic}/{env.partition}/{env.offset}"
     common: dict[str, Any] = {
-        "outcome_id": outcome_id(f"{env.event_source}\x1f{env.event_id}{salt}", index),
+        "outcome_id": outcome_id(scope, index),
         "event_id": env.event_id,
         "record_index": index,
         "dialect": env.dialect,
@@ -105,8 +112,9 @@ def build(
     return out
 
 
-def to_message(out: Outcome, topic: str, env: Envelope) -> OutMessage:
-    """The results-topic message: a structured CloudEvent keyed by UserData."""
+def to_message(out: Outcome, topic: str, env: Envelope, *, replayable: bool = True) -> OutMessage:
+    """The results-topic message: a structured CloudEvent keyed by UserData. ``replayable``: kept
+    with the event id, to be re-sent when the event is published again."""
     event = {
         "specversion": "1.0",
         "id": out.outcome_id,
@@ -121,6 +129,8 @@ def to_message(out: Outcome, topic: str, env: Envelope) -> OutMessage:
     headers = [("ce_type", RESULT_TYPE), ("outcome_status", out.status.value)]
     if env.dry_run:  # not kept for re-emission: a later real event with the same id applies anew
         return OutMessage(topic, key, orjson.dumps(event), [*headers, ("dry_run", "true")])
+    if not replayable:
+        return OutMessage(topic, key, orjson.dumps(event), headers)
     return OutMessage(topic, key, orjson.dumps(event), headers, env.event_source, env.event_id)
 
 

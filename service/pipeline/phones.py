@@ -9,6 +9,8 @@ left alone (Thulium's records name existing customers).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from service.catalog.model import Catalog
 from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
@@ -56,6 +58,6 @@ def _one(p: Parsed, catalog: Catalog, fallback_region: str | None) -> Parsed:
     if all(ph.invalid for ph in out):
         err = ErrorDetail(NONE_VALID, out[0].path or "/phones", "no valid phone number remains")
         names = rec.tenant, rec.campaign, rec.contact.user_data or None
-        return Parsed(Rejected([err], *names), warnings)
+        return replace(p, record=Rejected([err], *names), warnings=warnings)
     contact = rec.contact.model_copy(update={"phones": out})
-    return Parsed(rec.model_copy(update={"contact": contact}), warnings)
+    return replace(p, record=rec.model_copy(update={"contact": contact}), warnings=warnings)

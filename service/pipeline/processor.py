@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 import asyncpg
 import structlog
@@ -21,17 +21,21 @@ from service.dialects.base import Parsed, Rejected
 from service.dialects.registry import Registry
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
-from service.pipeline import outcomes
+from service.pipeline import access, outcomes
 from service.pipeline.envelope import Envelope, decode
+from service.pipeline.nul import may_hold_nul, reject_nul
 from service.pipeline.phones import normalise_all
-from service.pipeline.validate import nul_pointer
 from service.store import contacts, dnc, events, offsets, outbox
 from service.store.contacts import Applied
 from service.store.db import translated
 from service.store.dnc import DncApplied
 
 log = structlog.get_logger(__name__)
-NUL_BYTE = "input.nul_byte"
+ID_CONFLICT = ErrorDetail(
+    "event.id_conflict",
+    "/",
+    "this event id (CloudEvents source and id) was already used for another tenant; nothing was applied",
+)
 
 
 class Message(Protocol):
@@ -48,8 +52,9 @@ class Message(Protocol):
 
 @dataclass(slots=True)
 class _Event:
-    envelope: Any
+    envelope: Envelope
     parsed: list[Parsed]
+    claimed: bool = True  # remembered by its id (unclaimed: denied or an id conflict, nothing applied)
 
 
 @dataclass(slots=True)
@@ -115,19 +120,21 @@ class Processor:
                     offset=m.offset,
                 )
                 continue
-            parsed = self._parse(env, catalog, may_hold_nul=_may_hold_nul(m.value))
+            parsed = self._parse(env, catalog, may_hold_nul=may_hold_nul(m.value))
             prepared.append(_Event(env, parsed))
         return prepared, dead
 
     def _parse(self, env: Envelope, catalog: Catalog, may_hold_nul: bool = True) -> list[Parsed]:
         parsed = self._parse_dialect(env, catalog)
-        parsed = _reject_nul(env.data, parsed) if may_hold_nul else parsed
+        parsed = access.enforce_tenants(self._s, env.topic, env.tenant, parsed, catalog)
+        if may_hold_nul:
+            parsed = reject_nul(env.data, parsed, self._registry.get(env.dialect).records_at)
         parsed = _with_campaign_policy(parsed, catalog)
         if self._s.phone_validation == "strict":
             parsed = normalise_all(parsed, catalog, self._s.default_phone_region)
         return _dry_run(env, parsed)
 
-    def _parse_dialect(self, env: Any, catalog: Catalog) -> list[Parsed]:
+    def _parse_dialect(self, env: Envelope, catalog: Catalog) -> list[Parsed]:
         dialect = self._registry.get(env.dialect)
         try:
             parsed = dialect.parse(env, catalog)
@@ -183,6 +190,8 @@ class Processor:
             for topic, parts in by_topic.items():
                 await offsets.advance(conn, self._s.group_id, topic, parts)
 
+            checked = await access.throttle(conn, self._s, [e.parsed for e in prepared])
+            prepared = [_Event(e.envelope, parsed) for e, parsed in zip(prepared, checked, strict=True)]
             fresh, replays = await self._claim(conn, prepared)
             applied = await (self._apply_isolated(conn, fresh) if isolate else self._apply(conn, fresh))
             processed_at = outcomes.now_iso()
@@ -193,13 +202,13 @@ class Processor:
                 for i, p in enumerate(e.parsed):
                     a = next(it) if _stored(p) else None
                     if isinstance(a, ErrorDetail):
-                        p, a = Parsed(Rejected([a], *_names(p.record)), p.warnings), None
-                    o = outcomes.build(dialect, e.envelope, i, p, a, processed_at)
+                        p, a = access.reject(p, a), None
+                    o = outcomes.build(dialect, e.envelope, i, p, a, processed_at, unclaimed=not e.claimed)
                     tally = (e.envelope.dialect, o.status.value)
                     result.statuses[tally] = result.statuses.get(tally, 0) + 1
                     if o.errors:
                         result.failures.append((o.dialect, o.event_id, i, [err.code for err in o.errors]))
-                    out.append(outcomes.to_message(o, self._s.results_topic, e.envelope))
+                    out.append(outcomes.to_message(o, self._s.results_topic, e.envelope, replayable=e.claimed))
             await outbox.add(conn, out + dead)
             result.replayed = len(replays)
             if replays:
@@ -211,24 +220,44 @@ class Processor:
     async def _claim(
         self, conn: asyncpg.Connection, prepared: list[_Event]
     ) -> tuple[list[_Event], list[tuple[str, str]]]:
-        """Split the batch into first-seen events and replays of events already processed."""
-        real = [e for e in prepared if not e.envelope.dry_run]  # a dry run is never remembered: the
-        keys = [(e.envelope.event_source, e.envelope.event_id) for e in real]  # real event may follow
+        """Split the batch into events to process, in order, and replays of events already processed.
+
+        An event denied by its access checks, or naming no tenant, applies nothing and claims no id:
+        it can neither take an id a tenant's event will use nor be answered with that tenant's
+        outcomes. An id already claimed for another tenant is an id conflict. A dry run is never
+        remembered: the real event may follow with the same id.
+        """
+        tenants = {id(e): access.event_tenant(e.parsed, e.envelope.tenant) for e in prepared}
+        claimable = [
+            e for e in prepared if tenants[id(e)] is not None and not access.denied(e.parsed) and not e.envelope.dry_run
+        ]
+        keys = [(e.envelope.event_source, e.envelope.event_id) for e in claimable]
         new = await events.claim(
-            conn, [(*k, e.envelope.dialect, len(e.parsed)) for k, e in zip(keys, real, strict=True)]
+            conn,
+            [(*k, e.envelope.dialect, len(e.parsed), tenants[id(e)]) for k, e in zip(keys, claimable, strict=True)],
         )
-        fresh: list[_Event] = []
+        owners = await events.tenants(conn, [k for k in keys if k not in new])
+        claimed_now: dict[tuple[str, str], str | None] = {}
+        out: list[_Event] = []
         replays: list[tuple[str, str]] = []
         for e in prepared:
             k = (e.envelope.event_source, e.envelope.event_id)
-            if e.envelope.dry_run:
-                fresh.append(e)
+            tenant = tenants[id(e)]
+            if access.denied(e.parsed):
+                out.append(_Event(e.envelope, access.deny_all(e.parsed), claimed=False))
+            elif tenant is None:
+                out.append(_Event(e.envelope, e.parsed, claimed=False))  # every record failed already
+            elif e.envelope.dry_run:
+                out.append(e)
             elif k in new:
                 new.discard(k)  # a second copy of the same event in this batch is a replay
-                fresh.append(e)
+                claimed_now[k] = tenant
+                out.append(e)
+            elif (owner := claimed_now.get(k, owners.get(k))) is not None and owner != tenant:
+                out.append(_Event(e.envelope, [access.reject(p, ID_CONFLICT) for p in e.parsed], claimed=False))
             else:
-                replays.append(k)
-        return fresh, replays
+                replays.append(k)  # the same tenant's event again (or one claimed before tenants were kept)
+        return out, replays
 
     async def _apply(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Result]]:
         """All records of the batch in one pass: one read and one write per table. The batch's
@@ -281,7 +310,7 @@ def _with_campaign_policy(parsed: list[Parsed], catalog: Catalog) -> list[Parsed
         campaign = catalog.campaign(rec.tenant, rec.campaign) if isinstance(rec, ContactRecord) else None
         if isinstance(rec, ContactRecord) and campaign is not None and not campaign.match.is_default:
             rec = rec.model_copy(update={"policy": rec.policy.model_copy(update={"match": campaign.match})})
-            p = Parsed(rec, p.warnings)
+            p = replace(p, record=rec)
         out.append(p)
     return out
 
@@ -300,7 +329,7 @@ def _dry_run(env: Envelope, parsed: list[Parsed]) -> list[Parsed]:
             change = change.model_copy(update={"dry_run": True})
         elif isinstance(rec, ContactRecord) and not rec.policy.dry_run:
             rec = rec.model_copy(update={"policy": rec.policy.model_copy(update={"dry_run": True})})
-        out.append(Parsed(rec, p.warnings, change))
+        out.append(replace(p, record=rec, change=change))
     return out
 
 
@@ -310,33 +339,6 @@ def _is_dry(p: Parsed) -> bool:
     return isinstance(p.record, ContactRecord) and p.record.policy.dry_run
 
 
-def _may_hold_nul(value: bytes | None) -> bool:
-    """Cheap pre-check on the raw bytes: a NUL is escaped in JSON, raw in text, ``%00`` in a query."""
-    return value is not None and (b"\\u0000" in value or b"\x00" in value or b"%00" in value)
-
-
-def _reject_nul(data: Any, parsed: list[Parsed]) -> list[Parsed]:
-    """Fail records that would carry U+0000 (PostgreSQL refuses it) at validation time, not in the store.
-
-    A NUL anywhere in the event data fails each of its records (code ``input.nul_byte``, the pointer
-    into the data); one a dialect decoded itself (``%00`` in a query string) fails just its record.
-    """
-    where = nul_pointer(data)
-    out: list[Parsed] = []
-    for p in parsed:
-        rec = p.record
-        at = where
-        if at is None and isinstance(rec, ContactRecord) and nul_pointer(rec.model_dump(mode="json")) is not None:
-            at = "/"
-        if at is None:
-            out.append(p)
-            continue
-        err = ErrorDetail(NUL_BYTE, at, "strings must not contain U+0000 (NUL)")
-        errors = [*rec.errors, err] if isinstance(rec, Rejected) else [err]
-        out.append(Parsed(Rejected(errors, *_names(rec)), p.warnings))
-    return out
-
-
 def _is_data_error(exc: Exception) -> bool:
     """Errors caused by the data (class 22 data exception, class 23 integrity, a value asyncpg
     cannot encode), not by the database being unavailable."""
@@ -344,9 +346,3 @@ def _is_data_error(exc: Exception) -> bool:
         return True
     state = getattr(exc, "sqlstate", None) or ""
     return state[:2] in {"22", "23"}
-
-
-def _names(record: ContactRecord | Rejected) -> tuple[str | None, str | None, str | None]:
-    if isinstance(record, ContactRecord):
-        return record.tenant, record.campaign, record.contact.user_data or None
-    return record.tenant, record.campaign, record.user_data

@@ -41,7 +41,7 @@ async def test_catalog_managed_by_cli(dsn: str, conn: asyncpg.Connection) -> Non
     assert c is not None and c.key_field == "Customer" and c.field_name("phone") == "phone1"
     assert cat.campaign_by_name("acme", "My Campaign") is c
     hashed = await conn.fetchval("SELECT password_hash FROM tenant_users")
-    assert "s3cret" not in hashed and hashed.startswith("scrypt$")
+    assert "s3cret" not in hashed and hashed.startswith("$argon2id$")
     assert cat.authenticate("acme", "account", "api", "s3cret", "plaintext")
     assert cat.authenticate("acme", "ACCOUNT", "api", "33E1B232A4E6FA0028A6670753749A17", "MD5")  # md5 of s3cret
     assert cat.authenticate("acme", "account", "api", "wrong", "plaintext") is False

@@ -80,6 +80,7 @@ async def test_invalid_utf8_nul_bytes_depth_and_sizes_fail_cleanly(
     svc = spawn(settings)
     svc.wait_log("partitions assigned")
     nul = contacts_event("acme", [contact("N1", name="a\x00b"), contact("N2")], event_id="nul-1")
+    nul_head = contacts_event("acme", [contact("H1"), contact("H2")], campaign="c\x00", event_id="nul-2")
     deep = contacts_event("acme", [contact("D1", attributes={"a": "b"})], event_id="deep-1")
     deep["data"]["contacts"][0]["extra"] = _nested(40)
     shallow = contacts_event("acme", [contact("S1")], event_id="shallow-1")
@@ -90,6 +91,7 @@ async def test_invalid_utf8_nul_bytes_depth_and_sizes_fail_cleanly(
         b'{"specversion":"1.0","id":"u","source":"s","type":"contact.v1","data":{"tenant":"\xff\xfe"}}',
         b"\xc3\x28 plain bytes",
         nul,
+        nul_head,
         cloudevent({"tenant": "acme"}, event_id="id-with-\x00-nul"),
         deep,
         shallow,
@@ -97,16 +99,18 @@ async def test_invalid_utf8_nul_bytes_depth_and_sizes_fail_cleanly(
         contacts_event("acme", [contact("after")], event_id="good-1"),
     ]
     await produce(settings, values, key=b"k")
-    got = await outcomes(settings, expect=6)
+    got = await outcomes(settings, expect=8)
     by_event = {(o["event_id"], o["record_index"]): o for o in got}
-    # NUL in a string: FAILED at validation with a code and the pointer, for every record of the event
+    # NUL in a record's string: that record FAILED at validation with a code and the pointer, the other
+    # records of the event proceed; a NUL outside the records fails every record of the event
+    failed = by_event[("nul-1", 0)]["errors"]
+    assert [(e["code"], e["path"]) for e in failed] == [("input.nul_byte", "/contacts/0/name")]
+    assert (by_event[("nul-1", 1)]["status"], by_event[("nul-1", 1)]["errors"]) == ("ADDED", [])
     for i in (0, 1):
-        errs = by_event[("nul-1", i)]["errors"]
-        assert by_event[("nul-1", i)]["status"] == "FAILED"
-        assert {"code": "input.nul_byte", "path": "/contacts/0/name"} in [
-            {"code": e["code"], "path": e["path"]} for e in errs
-        ]
-    assert await conn.fetchval("SELECT count(*) FROM customers WHERE user_data IN ('N1', 'N2')") == 0
+        assert by_event[("nul-2", i)]["status"] == "FAILED"
+        assert [(e["code"], e["path"]) for e in by_event[("nul-2", i)]["errors"]] == [("input.nul_byte", "/campaign")]
+    stored = await conn.fetch("SELECT user_data FROM customers WHERE user_data IN ('N1', 'N2', 'H1', 'H2')")
+    assert [r["user_data"] for r in stored] == ["N2"]
     # 20 levels: a normal schema error; 17 phones: the schema's array limit
     assert by_event[("shallow-1", 0)]["errors"][0]["code"] == "schema.unknown_field"
     phone_errs = by_event[("phones-1", 0)]["errors"]

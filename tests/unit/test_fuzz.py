@@ -15,13 +15,14 @@ from hypothesis import strategies as st
 
 from service.catalog import passwords
 from service.catalog.model import Campaign, Catalog, User
-from service.config import REPO_SCHEMAS
+from service.config import REPO_SCHEMAS, Settings
 from service.dialects import default_registry
 from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
 from service.pipeline.envelope import Envelope, decode
-from service.pipeline.processor import _reject_nul
+from service.pipeline.nul import reject_nul as _reject_nul
+from service.pipeline.processor import Processor
 
 REGISTRY = default_registry(REPO_SCHEMAS)
 NAMES = REGISTRY.names()
@@ -38,6 +39,10 @@ def _catalog() -> Catalog:
 
 
 CATALOG = _catalog()
+PROCESSORS = [
+    Processor(Settings(), REGISTRY),
+    Processor(Settings(topic_tenants={"in": ["t1"]}, require_tenant_attribute=True), REGISTRY),
+]
 
 
 @cache
@@ -95,6 +100,8 @@ def _parse(env: Envelope) -> None:
     parsed = REGISTRY.get(env.dialect).parse(env, CATALOG)
     _check(parsed)
     _check(_reject_nul(env.data, parsed))
+    for processor in PROCESSORS:  # the dialect, the tenant rules and the NUL check, per record
+        _check(processor._parse(env, CATALOG))
 
 
 def _decode(value: bytes | None, headers: list[tuple[str, bytes]]) -> Envelope | None:

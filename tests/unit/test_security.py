@@ -4,9 +4,7 @@ checks, Kafka client security arguments, secrets kept out of reprs and logs."""
 from __future__ import annotations
 
 import io
-import shutil
 import ssl
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +15,22 @@ from pydantic import SecretStr
 from service.catalog.model import Catalog
 from service.config import REPO_SCHEMAS, Settings
 from service.dialects import default_registry
-from service.dialects.base import Rejected
+from service.dialects.base import Parsed, Rejected
 from service.errors import UndecodableMessage
+from service.model.contact import ContactRecord
 from service.ops import logs
 from service.ops.deadletters import original_headers
 from service.pipeline import outcomes
 from service.pipeline.envelope import MAX_DEPTH, decode
-from service.pipeline.processor import Processor, _reject_nul
+from service.pipeline.nul import reject_nul as _reject_nul
+from service.pipeline.processor import Processor
 from service.pipeline.validate import nul_pointer, too_deep
+from tests.certs import make_pki
 from tests.unit.test_contact_v1 import _data, _env
+from tests.unit.test_isales import CATALOG as ISALES_CATALOG
+from tests.unit.test_isales import _env as isales_env
+from tests.unit.test_thulium import _catalog as thulium_catalog
+from tests.unit.test_thulium import _env as thulium_env
 
 REGISTRY = default_registry(REPO_SCHEMAS)
 
@@ -131,15 +136,40 @@ def test_an_empty_ce_type_header_is_an_unknown_dialect_not_a_crash() -> None:
     assert err.value.reason == "unknown_dialect"
 
 
-def test_nul_in_event_data_fails_every_record_with_the_pointer() -> None:
-    processor = Processor(Settings(), REGISTRY)
+def _nul_failures(parsed: list[Parsed]) -> list[str | None]:
+    """Per record: the pointer of its ``input.nul_byte`` error, or ``None`` when it has none."""
+    out: list[str | None] = []
+    for p in parsed:
+        errors = p.record.errors if isinstance(p.record, Rejected) else []
+        out.append(next((e.path for e in errors if e.code == "input.nul_byte"), None))
+    return out
+
+
+def test_nul_in_a_record_fails_only_that_record_with_the_pointer() -> None:
+    processor = Processor(Settings(phone_validation="off"), REGISTRY)
     data = _data({"user_data": "U1", "name": "a\x00b", "phones": [{"number": "+4420"}]}, {"user_data": "U2"})
     parsed = processor._parse(_env(data), Catalog())
-    assert len(parsed) == 2
-    for p in parsed:
-        assert isinstance(p.record, Rejected)
-        assert ("input.nul_byte", "/contacts/0/name") in [(e.code, e.path) for e in p.record.errors]
-    assert parsed[0].record.user_data == "U1"  # type: ignore[union-attr]
+    assert _nul_failures(parsed) == ["/contacts/0/name", None]
+    assert isinstance(parsed[1].record, ContactRecord) and parsed[1].record.contact.user_data == "U2"
+    assert isinstance(parsed[0].record, Rejected) and parsed[0].record.user_data == "U1"
+
+
+def test_nul_outside_the_records_fails_every_record() -> None:
+    processor = Processor(Settings(phone_validation="off"), REGISTRY)
+    parsed = processor._parse(_env(_data({"user_data": "U1"}, {"user_data": "U2"}, campaign="c\x00")), Catalog())
+    assert _nul_failures(parsed) == ["/campaign", "/campaign"]
+
+
+def test_nul_per_record_in_thulium_and_isales_rows() -> None:
+    processor = Processor(Settings(phone_validation="off"), REGISTRY)
+    records = [{"customer_id": 1, "agent_login": "x\x00"}, {"customer_id": 2}]
+    parsed = processor._parse(thulium_env({"id": "00001", "records": records}), thulium_catalog())
+    assert _nul_failures(parsed) == ["/records/0/agent_login", None]
+    assert isinstance(parsed[1].record, ContactRecord)
+    rows = [{"called": [{"calledNo": "5550001"}]}, {"called": [{"calledNo": "5550002"}], "callData": "\x00"}]
+    parsed = processor._parse(isales_env({"vdnId": 1, "campaignId": "C-1", "rows": rows}), ISALES_CATALOG)
+    assert _nul_failures(parsed) == [None, "/rows/1/callData"]
+    assert isinstance(parsed[0].record, ContactRecord)
 
 
 def test_nul_decoded_by_a_dialect_fails_only_its_record() -> None:
@@ -171,27 +201,16 @@ def test_sasl_plaintext_scram_arguments() -> None:
     }
 
 
-def _openssl(tmp: Path, *args: str) -> None:
-    assert shutil.which("openssl"), "the openssl command (Debian's openssl package) makes the test CA"
-    subprocess.run(["openssl", *args], cwd=tmp, check=True, capture_output=True, timeout=60)
-
-
 def test_sasl_ssl_scram_with_a_ca_and_a_client_certificate(tmp_path: Path) -> None:
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl(tmp_path, "req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "1", "-subj", "/CN=ca")
-    _openssl(tmp_path, "req", *ec, "-keyout", "client.key", "-out", "client.csr", "-subj", "/CN=svc")
-    _openssl(
-        tmp_path, "x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-        "-out", "client.pem", "-days", "1",
-    )  # fmt: skip
+    pki = make_pki(tmp_path)
     s = Settings(
         kafka_security_protocol="SASL_SSL",
         kafka_sasl_mechanism="SCRAM-SHA-512",
         kafka_sasl_username="svc",
         kafka_sasl_password=SecretStr("hunter2"),
-        kafka_ssl_cafile=tmp_path / "ca.pem",
-        kafka_ssl_certfile=tmp_path / "client.pem",
-        kafka_ssl_keyfile=tmp_path / "client.key",
+        kafka_ssl_cafile=pki.ca,
+        kafka_ssl_certfile=pki.client_cert,
+        kafka_ssl_keyfile=pki.client_key,
     )
     args = s.kafka_common()
     ctx = args.pop("ssl_context")
@@ -205,7 +224,7 @@ def test_sasl_ssl_scram_with_a_ca_and_a_client_certificate(tmp_path: Path) -> No
     assert isinstance(ctx, ssl.SSLContext)
     assert ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
     cas = ctx.get_ca_certs()
-    assert len(cas) == 1 and "('commonName', 'ca')" in str(cas[0]["subject"])
+    assert len(cas) == 1 and "('commonName', 'test-ca')" in str(cas[0]["subject"])
 
 
 # -- secrets never rendered ----------------------------------------------------------------------
