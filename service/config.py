@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         description="Input topics bound to the tenants they may write, as JSON "
         '(`{"imports-acme": ["acme"]}`); once set, a topic not listed may write no tenant.',
     )
+    dnc_global_topics: list[str] = Field(
+        default_factory=list,
+        description="Input topics whose `dnc.v1` events may change the global do-not-call lists, which reach every "
+        "tenant's dial lists (JSON list); empty: only `contact-import dnc` changes them.",
+    )
     require_tenant_attribute: bool = Field(
         False, description="Every event must carry the CloudEvents `tenant` attribute, naming a catalog tenant."
     )

@@ -7,7 +7,9 @@ Tenant rules (pure, applied to every parsed record, whatever the dialect):
 * ``CIS_REQUIRE_TENANT_ATTRIBUTE``: every event must carry the attribute (``tenant.attribute_missing``)
   and it must be a catalog tenant (``tenant.unknown``);
 * ``CIS_TOPIC_TENANTS``: an input topic bound to tenants carries only their records; once any
-  topic is bound, a topic not listed carries none (``tenant.not_allowed``).
+  topic is bound, a topic not listed carries none (``tenant.not_allowed``);
+* a ``dnc.v1`` change to a global do-not-call list, which reaches every tenant's dial lists, comes
+  only from a topic in ``CIS_DNC_GLOBAL_TOPICS`` (``tenant.global_dnc_not_allowed``).
 
 A record breaking a rule fails alone, with the code; the stream goes on. An event with a record
 denied by these rules or by a failed login ("denied") is neither applied nor remembered by its id,
@@ -25,8 +27,14 @@ from service.config import Settings
 from service.dialects.base import AUTH_FAILED, Login, Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord
+from service.model.dnc import GLOBAL
 from service.store import logins
 
+GLOBAL_DNC = ErrorDetail(
+    "tenant.global_dnc_not_allowed",
+    "/",
+    "this topic may not change the global do-not-call lists (CIS_DNC_GLOBAL_TOPICS)",
+)
 MISMATCH = ErrorDetail("tenant.mismatch", "/", "the record's tenant differs from the event's tenant attribute")
 ATTRIBUTE_MISSING = ErrorDetail(
     "tenant.attribute_missing", "/", "the CloudEvents attribute 'tenant' is required on this service"
@@ -52,6 +60,7 @@ def enforce_tenants(
     settings: Settings, topic: str, attribute: str | None, parsed: list[Parsed], catalog: Catalog
 ) -> list[Parsed]:
     """Each record checked against the tenant rules; a record breaking one fails with its code."""
+    parsed = _global_dnc(settings, topic, parsed)
     if attribute is None and not settings.topic_tenants and not settings.require_tenant_attribute:
         return parsed  # no rule applies
     bound = settings.topic_tenants
@@ -73,6 +82,13 @@ def enforce_tenants(
             errors.append(ErrorDetail("tenant.not_allowed", "/", message))
         out.append(reject(p, *errors) if errors else p)
     return out
+
+
+def _global_dnc(settings: Settings, topic: str, parsed: list[Parsed]) -> list[Parsed]:
+    """A change to a global do-not-call list reaches every tenant: only topics named for it may make one."""
+    if topic in settings.dnc_global_topics:
+        return parsed
+    return [reject(p, GLOBAL_DNC) if p.change is not None and p.change.tenant == GLOBAL else p for p in parsed]
 
 
 def _reported_mismatch(p: Parsed) -> bool:

@@ -25,7 +25,9 @@ def _by_event(got: list[Any]) -> dict[tuple[str, int], Any]:
 async def test_phones_time_zones_dnc_and_dry_run(
     settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection
 ) -> None:
-    settings = settings.model_copy(update={"phone_validation": "strict", "default_phone_region": "US"})
+    settings = settings.model_copy(
+        update={"phone_validation": "strict", "default_phone_region": "US", "dnc_global_topics": [settings.input_topic]}
+    )
     await catalog_store.add_tenant(conn, "acme")
     await catalog_store.add_campaign(conn, Campaign("acme", "uk", "UK", default_region="GB"))
     await dnc.add_list(conn, "acme", "complaints", None)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from service.catalog.model import Catalog
 from service.config import Settings
 from service.dialects.base import Parsed, Rejected
+from service.model.dnc import GLOBAL, DncChange
 from service.pipeline import access
 from service.store.logins import _one, _Row
 from tests.unit.test_contact_v1 import ADAPTER, _data, _env
@@ -64,3 +65,17 @@ def test_tenant_rules_per_record() -> None:
     )
     denied = access.enforce_tenants(bound, "vip", None, parsed, catalog)
     assert access.denied(denied) and not access.denied(parsed)
+
+
+def test_only_named_topics_change_the_global_do_not_call_lists() -> None:
+    parsed = [
+        Parsed.dnc(DncChange(tenant=GLOBAL, list="national", phone="+12125550100")),
+        Parsed.dnc(DncChange(tenant="acme", list="complaints", phone="+12125550100")),
+    ]
+    refused = access.enforce_tenants(Settings(), "imports", None, parsed, Catalog())
+    assert isinstance(refused[0].record, Rejected) and refused[0].change is None
+    assert [e.code for e in refused[0].record.errors] == ["tenant.global_dnc_not_allowed"]
+    assert refused[1] == parsed[1]  # a tenant's own list is the tenant rules' business
+    assert access.denied(refused)  # the event applies nothing
+    named = Settings(dnc_global_topics=["dnc-national"])
+    assert access.enforce_tenants(named, "dnc-national", None, parsed, Catalog()) == parsed
