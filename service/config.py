@@ -65,6 +65,29 @@ class Settings(BaseSettings):
     relay_batch: int = Field(5000, description="Most outbox rows relayed per round.")
     relay_idle_ms: int = Field(200, description="Outbox poll interval when nothing was signalled.")
 
+    # File imports: sources and formats
+    import_max_bytes: int = Field(536_870_912, description="Largest file an import may fetch (bytes).")
+    import_timeout_s: float = Field(
+        900.0, description="Most seconds an import may spend waiting on its source (connect and reads)."
+    )
+    import_allow_private_networks: bool = Field(
+        False, description="Let imports fetch from loopback, link-local and private addresses."
+    )
+    import_allowed_networks: str | None = Field(
+        None, description="Networks imports may reach even when private ones are refused (CIDR, comma separated)."
+    )
+    import_allowed_schemes: str = Field(
+        "http,https,ftp,sftp", description="URL schemes an import may fetch from, comma separated."
+    )
+    import_secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key(s) sealing stored source credentials, comma separated; the first seals "
+        "(generate: contact-import secret-key). `make run` keeps one in the state folder.",
+    )
+    import_spool_dir: Path | None = Field(
+        None, description="Folder for spooled XLSX downloads (default: the system's temporary folder)."
+    )
+
     # HTTP (metrics and health)
     http_host: str = Field("0.0.0.0", description="Address of the metrics and health endpoint.")
     http_port: int = Field(8080, description="Port of /metrics, /healthz and /readyz.")

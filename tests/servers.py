@@ -1,0 +1,240 @@
+"""Real file servers on loopback for the import tests: HTTP (optional basic auth), FTP and SFTP.
+
+Each is a context manager serving a folder on 127.0.0.1 and a free port, in a background thread, so
+that it keeps serving while a test blocks or waits on a service process. Also: writers for the CSV and
+XLSX files the tests serve, taking rows from any iterable, so a large file is generated streamingly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import hmac
+import http.server
+import threading
+import time
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import aioftp
+import asyncssh
+import openpyxl
+
+T = TypeVar("T")
+HOST = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running server: ``url(name)`` addresses a file of its folder."""
+
+    scheme: str
+    port: int
+    username: str | None = None
+    password: str | None = None
+    host_key: str | None = None  # SFTP: the server's public host key, an OpenSSH line
+    host: str = HOST
+
+    def url(self, name: str, host: str | None = None) -> str:
+        return f"{self.scheme}://{host or self.host}:{self.port}/{name.lstrip('/')}"
+
+
+# -- HTTP ------------------------------------------------------------------------------------------
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Files of ``root``; ``/redirect?to=URL`` answers 302; ``?slow=1`` trickles; ``?nolength=1`` streams."""
+
+    root: Path
+    auth: str | None
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_GET(self) -> None:
+        if self.auth is not None:
+            given = self.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), self.auth.encode()):
+                self._empty(401, {"WWW-Authenticate": 'Basic realm="files"'})
+                return
+        parts = urlsplit(self.path)
+        query = parse_qs(parts.query)
+        if parts.path == "/redirect":
+            self._empty(302, {"Location": query["to"][0]})
+            return
+        path = (self.root / unquote(parts.path).lstrip("/")).resolve()
+        if not path.is_file() or not path.is_relative_to(self.root):
+            self._empty(404, {})
+            return
+        if "slow" in query:
+            self._trickle()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        if "nolength" in query:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        else:
+            self.send_header("Content-Length", str(path.stat().st_size))
+        self.end_headers()
+        with path.open("rb") as f:
+            while block := f.read(65536):
+                self.wfile.write(block)
+
+    def _empty(self, status: int, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for k, v in {**headers, "Content-Length": "0"}.items():
+            self.send_header(k, v)
+        self.end_headers()
+
+    def _trickle(self) -> None:
+        """One byte every 0.2 s for at most 60 s: a server too slow for any sane time limit."""
+        self.send_response(200)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            for _ in range(300):
+                self.wfile.write(b"a")
+                self.wfile.flush()
+                time.sleep(0.2)
+        except OSError:
+            pass
+
+
+@contextmanager
+def http_server(
+    root: Path, *, username: str | None = None, password: str | None = None, host: str = HOST
+) -> Iterator[Served]:
+    """``root`` over HTTP on ``host`` (any 127.x address works on Linux) and a free port."""
+    auth = None
+    if username is not None:
+        auth = "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
+    handler = type("Handler", (_Handler,), {"root": root.resolve(), "auth": auth})
+    server = http.server.ThreadingHTTPServer((host, 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Served("http", server.server_address[1], username, password, host=host)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
+# -- asyncio servers in a thread of their own --------------------------------------------------------
+
+
+class _LoopThread:
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(30)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
+@contextmanager
+def ftp_server(root: Path, *, username: str = "ftpuser", password: str = "ftp-secret") -> Iterator[Served]:
+    runner = _LoopThread()
+    user = aioftp.User(login=username, password=password, base_path=root.resolve(), home_path="/")
+    server = aioftp.Server([user])
+    try:
+        runner.run(server.start(host=HOST, port=0))
+        yield Served("ftp", server.address[1], username, password)
+    finally:
+        runner.run(server.close())
+        runner.close()
+
+
+class _SshServer(asyncssh.SSHServer):
+    def __init__(self, username: str, password: str) -> None:
+        self.username, self.password = username, password
+
+    def begin_auth(self, username: str) -> bool:
+        return True
+
+    def password_auth_supported(self) -> bool:
+        return True
+
+    def validate_password(self, username: str, password: str) -> bool:
+        return username == self.username and hmac.compare_digest(password.encode(), self.password.encode())
+
+
+@contextmanager
+def sftp_server(root: Path, *, username: str = "sftpuser", password: str = "sftp-secret") -> Iterator[Served]:
+    """An SFTP server with a freshly generated ed25519 host key, chrooted to ``root``."""
+    runner = _LoopThread()
+    key = asyncssh.generate_private_key("ssh-ed25519")
+    chroot = str(root.resolve()).encode()
+
+    async def start() -> asyncssh.SSHAcceptor:
+        return await asyncssh.listen(
+            HOST,
+            0,
+            server_factory=lambda: _SshServer(username, password),
+            server_host_keys=[key],
+            sftp_factory=lambda chan: asyncssh.SFTPServer(chan, chroot=chroot),
+            allow_scp=False,
+        )
+
+    acceptor = runner.run(start())
+
+    async def stop() -> None:
+        acceptor.close()
+        await acceptor.wait_closed()
+
+    try:
+        host_key = key.export_public_key().decode().strip()
+        yield Served("sftp", acceptor.get_port(), username, password, host_key)
+    finally:
+        runner.run(stop())
+        runner.close()
+
+
+# -- files -------------------------------------------------------------------------------------------
+
+
+def write_csv(path: Path, rows: Iterable[Sequence[object]], *, encoding: str = "utf-8", delimiter: str = ",") -> Path:
+    """Rows to a CSV file, written as they come (``encoding='utf-8-sig'`` writes a BOM)."""
+    with path.open("w", encoding=encoding, newline="") as f:
+        writer = csv.writer(f, delimiter=delimiter)
+        for row in rows:
+            writer.writerow(row)
+    return path
+
+
+def write_xlsx(path: Path, rows: Iterable[Sequence[Any]], *, number_formats: dict[int, str] | None = None) -> Path:
+    """Rows to the first sheet of an XLSX file (openpyxl write-only: streamed, never whole in memory).
+
+    ``number_formats`` maps a 0-based column to a number format (e.g. ``"00000000000"``).
+    """
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet()
+    formats = number_formats or {}
+    for row in rows:
+        if formats:
+            cells: list[object] = []
+            for i, value in enumerate(row):
+                cell = openpyxl.cell.WriteOnlyCell(sheet, value=value)
+                if i in formats:
+                    cell.number_format = formats[i]
+                cells.append(cell)
+            sheet.append(cells)
+        else:
+            sheet.append(list(row))
+    book.save(path)
+    return path
