@@ -25,6 +25,8 @@ import aioftp
 import asyncssh
 import openpyxl
 
+from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
+
 T = TypeVar("T")
 HOST = "127.0.0.1"
 
@@ -238,3 +240,27 @@ def write_xlsx(path: Path, rows: Iterable[Sequence[Any]], *, number_formats: dic
             sheet.append(list(row))
     book.save(path)
     return path
+
+
+# -- fetching ----------------------------------------------------------------------------------------
+
+LOOPBACK = FetchLimits(max_bytes=10_000_000, timeout_s=30, allow_private_networks=True)
+
+
+async def fetch_chunks(spec: SourceSpec, limits: FetchLimits = LOOPBACK) -> list[bytes]:
+    """Every chunk ``open_source`` gives for ``spec``."""
+    async with open_source(spec, limits) as chunks:
+        return [c async for c in chunks]
+
+
+async def fetch_bytes(spec: SourceSpec, limits: FetchLimits = LOOPBACK) -> bytes:
+    return b"".join(await fetch_chunks(spec, limits))
+
+
+async def fetch_error(spec: SourceSpec, limits: FetchLimits = LOOPBACK) -> SourceError:
+    """The ``SourceError`` fetching ``spec`` raises (the test fails when there is none)."""
+    try:
+        await fetch_chunks(spec, limits)
+    except SourceError as exc:
+        return exc
+    raise AssertionError(f"fetching {spec.url} did not fail")

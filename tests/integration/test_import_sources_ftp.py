@@ -9,10 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
-from tests.servers import Served, ftp_server
-
-LOOPBACK = FetchLimits(max_bytes=10_000_000, timeout_s=30, allow_private_networks=True)
+from service.imports.sources import FetchLimits, SourceSpec
+from tests.servers import Served, fetch_bytes, fetch_error, ftp_server
 
 
 @pytest.fixture
@@ -34,25 +32,14 @@ def spec(url: str, user: str | None = "ftpuser", pwd: str | None = "ftp-secret")
     return SourceSpec("ftp", url, user, SecretStr(pwd) if pwd is not None else None)
 
 
-async def fetch(s: SourceSpec, limits: FetchLimits = LOOPBACK) -> bytes:
-    async with open_source(s, limits) as chunks:
-        return b"".join([c async for c in chunks])
-
-
-async def fetch_error(s: SourceSpec, limits: FetchLimits = LOOPBACK) -> SourceError:
-    with pytest.raises(SourceError) as err:
-        await fetch(s, limits)
-    return err.value
-
-
 async def test_a_file_is_downloaded_with_credentials(ftp: Served, files: Path) -> None:
-    assert await fetch(spec(ftp.url("in/contacts.csv"))) == b"name,phone\nAnna,123\n"
-    assert await fetch(spec(ftp.url("big.bin"))) == (files / "big.bin").read_bytes()
+    assert await fetch_bytes(spec(ftp.url("in/contacts.csv"))) == b"name,phone\nAnna,123\n"
+    assert await fetch_bytes(spec(ftp.url("big.bin"))) == (files / "big.bin").read_bytes()
 
 
 async def test_credentials_in_the_url(ftp: Served) -> None:
     url = ftp.url("in/contacts.csv").replace("ftp://", "ftp://ftpuser:ftp-secret@")
-    assert await fetch(spec(url, None, None)) == b"name,phone\nAnna,123\n"
+    assert await fetch_bytes(spec(url, None, None)) == b"name,phone\nAnna,123\n"
 
 
 @pytest.mark.parametrize(("user", "pwd"), [("ftpuser", "wrong"), ("nobody", "ftp-secret"), (None, None)])

@@ -10,9 +10,8 @@ import pytest
 from pydantic import SecretStr
 
 from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
-from tests.servers import Served, http_server
+from tests.servers import Served, fetch_bytes, fetch_chunks, fetch_error, http_server
 
-LOOPBACK = FetchLimits(max_bytes=10_000_000, timeout_s=30, allow_private_networks=True)
 # As if 127.0.0.1 were a public server: every other private address stays refused.
 ONLY_127_0_0_1 = FetchLimits(
     max_bytes=10_000_000, timeout_s=30, allow_private_networks=False, allowed_networks=frozenset({"127.0.0.1/32"})
@@ -40,37 +39,24 @@ def web_auth(files: Path) -> Iterator[Served]:
         yield served
 
 
-async def fetch(spec: SourceSpec, limits: FetchLimits = LOOPBACK) -> list[bytes]:
-    async with open_source(spec, limits) as chunks:
-        return [c async for c in chunks]
-
-
-async def fetch_error(spec: SourceSpec, limits: FetchLimits = LOOPBACK) -> SourceError:
-    with pytest.raises(SourceError) as err:
-        await fetch(spec, limits)
-    return err.value
-
-
 def http(url: str, user: str | None = None, pwd: str | None = None) -> SourceSpec:
     return SourceSpec("http", url, user, SecretStr(pwd) if pwd is not None else None)
 
 
 async def test_a_file_is_streamed_in_chunks(web: Served, files: Path) -> None:
-    chunks = await fetch(http(web.url("big.bin")))
+    chunks = await fetch_chunks(http(web.url("big.bin")))
     assert len(chunks) > 1
     assert max(len(c) for c in chunks) <= 65536
     assert b"".join(chunks) == (files / "big.bin").read_bytes()
 
 
 async def test_basic_auth(web_auth: Served) -> None:
-    assert b"".join(await fetch(http(web_auth.url("contacts.csv"), "importer", "s3cret-pw"))) == (
-        b"name,phone\nAnna,123\n"
-    )
+    assert await fetch_bytes(http(web_auth.url("contacts.csv"), "importer", "s3cret-pw")) == (b"name,phone\nAnna,123\n")
 
 
 async def test_credentials_in_the_url_are_used_and_never_shown(web_auth: Served) -> None:
     url = web_auth.url("contacts.csv").replace("http://", "http://importer:s3cret-pw@")
-    assert b"".join(await fetch(http(url))) == b"name,phone\nAnna,123\n"
+    assert await fetch_bytes(http(url)) == b"name,phone\nAnna,123\n"
     err = await fetch_error(http(url.replace("contacts.csv", "missing.csv")))
     assert err.code == "source.not_found"
     assert "s3cret-pw" not in str(err) and "importer" not in str(err)
@@ -89,7 +75,7 @@ async def test_a_missing_file(web: Served) -> None:
 
 async def test_a_redirect_on_the_same_server_is_followed(web: Served) -> None:
     url = web.url(f"redirect?to={web.url('contacts.csv')}")
-    assert b"".join(await fetch(http(url), ONLY_127_0_0_1)) == b"name,phone\nAnna,123\n"
+    assert await fetch_bytes(http(url), ONLY_127_0_0_1) == b"name,phone\nAnna,123\n"
 
 
 @pytest.mark.parametrize("target", ["http://10.0.0.1/x.csv", "http://[::1]:{port}/contacts.csv"])
@@ -104,7 +90,7 @@ async def test_a_redirect_to_a_reachable_private_server_is_refused(web: Served, 
         assert (await fetch_error(http(url), ONLY_127_0_0_1)).code == "source.forbidden_address"
         # the same redirect, the inner network allowed: only the address check stopped it above
         both = FetchLimits(10_000, 30, False, allowed_networks=frozenset({"127.0.0.1/32", "127.0.0.2/32"}))
-        assert b"".join(await fetch(http(url), both)) == b"name,phone\nAnna,123\n"
+        assert await fetch_bytes(http(url), both) == b"name,phone\nAnna,123\n"
 
 
 async def test_a_redirect_to_another_scheme_is_refused(web: Served) -> None:
@@ -194,4 +180,4 @@ async def test_private_addresses_are_refused_unless_allowed(web: Served, host: s
 
 
 async def test_localhost_is_fetched_when_private_networks_are_allowed(web: Served) -> None:
-    assert b"".join(await fetch(http(web.url("contacts.csv", host="localhost")))) == b"name,phone\nAnna,123\n"
+    assert await fetch_bytes(http(web.url("contacts.csv", host="localhost"))) == b"name,phone\nAnna,123\n"

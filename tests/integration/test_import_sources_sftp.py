@@ -10,10 +10,8 @@ import asyncssh
 import pytest
 from pydantic import SecretStr
 
-from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
-from tests.servers import Served, sftp_server
-
-LOOPBACK = FetchLimits(max_bytes=10_000_000, timeout_s=30, allow_private_networks=True)
+from service.imports.sources import FetchLimits, SourceSpec
+from tests.servers import Served, fetch_bytes, fetch_error, sftp_server
 
 
 @pytest.fixture
@@ -36,24 +34,13 @@ def spec(served: Served, name: str, *, user: str = "isales", pwd: str = "sftp-pw
     return SourceSpec("sftp", served.url(name), user, SecretStr(pwd), host_key)
 
 
-async def fetch(s: SourceSpec, limits: FetchLimits = LOOPBACK) -> bytes:
-    async with open_source(s, limits) as chunks:
-        return b"".join([c async for c in chunks])
-
-
-async def fetch_error(s: SourceSpec, limits: FetchLimits = LOOPBACK) -> SourceError:
-    with pytest.raises(SourceError) as err:
-        await fetch(s, limits)
-    return err.value
-
-
 async def test_a_file_is_downloaded_with_the_host_key_checked(sftp: Served, files: Path) -> None:
-    assert await fetch(spec(sftp, "isales/upload/demo.csv")) == (files / "isales/upload/demo.csv").read_bytes()
-    assert await fetch(spec(sftp, "big.bin")) == (files / "big.bin").read_bytes()
+    assert await fetch_bytes(spec(sftp, "isales/upload/demo.csv")) == (files / "isales/upload/demo.csv").read_bytes()
+    assert await fetch_bytes(spec(sftp, "big.bin")) == (files / "big.bin").read_bytes()
 
 
 async def test_without_a_known_host_key_the_key_is_not_checked(sftp: Served) -> None:
-    assert (await fetch(spec(sftp, "isales/upload/demo.csv", key=None))).startswith(b"sessionId")
+    assert (await fetch_bytes(spec(sftp, "isales/upload/demo.csv", key=None))).startswith(b"sessionId")
 
 
 async def test_another_host_key_is_refused(sftp: Served) -> None:
