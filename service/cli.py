@@ -13,6 +13,7 @@ from pydantic import SecretStr
 
 from service.catalog import cli as catalog_cli
 from service.config import DEV_ENV_FILE, Settings
+from service.imports import cli as imports_cli
 from service.ops import logs
 
 
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     replay.add_argument("--idle", type=float, default=5.0, help="give up after this many idle seconds")
     sub.add_parser("config-table", help="print the README's configuration table")
     catalog_cli.register(sub)
+    imports_cli.register(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -54,6 +56,12 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(prepare_database(settings))
         asyncio.run(catalog_cli.run(settings, args))
+    elif args.command in imports_cli.COMMANDS:
+        if args.command == "file-server":
+            from service.app import prepare_database
+
+            asyncio.run(prepare_database(settings))
+        return asyncio.run(imports_cli.run(settings, args))
     elif args.command == "config-table":
         from service.config import markdown_table
 
@@ -115,6 +123,10 @@ def _dev(settings: Settings, kafka_port: int) -> None:
         database = Database(state / "pg")
         overrides["database_url"] = SecretStr(database.start())
         print(f"embedded Postgres in {database.path}", file=sys.stderr)
+    if "CIS_IMPORT_SECRET_KEY" not in os.environ:
+        from service.imports.secrets import dev_key
+
+        overrides["import_secret_key"] = SecretStr(dev_key(state))
     env_file = Path(DEV_ENV_FILE)
     env_file.parent.mkdir(parents=True, exist_ok=True)
     env_file.write_text(
