@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from service.catalog import cli as catalog_cli
 from service.config import DEV_ENV_FILE, Settings
 from service.imports import cli as imports_cli
+from service.imports import jobs_cli
 from service.ops import logs
 
 
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("config-table", help="print the README's configuration table")
     catalog_cli.register(sub)
     imports_cli.register(sub)
+    jobs_cli.register(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -62,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
 
             asyncio.run(prepare_database(settings))
         return asyncio.run(imports_cli.run(settings, args))
+    elif args.command == jobs_cli.COMMAND:
+        from service.app import prepare_database
+
+        asyncio.run(prepare_database(settings))
+        return asyncio.run(jobs_cli.run(settings, args))
     elif args.command == "config-table":
         from service.config import markdown_table
 

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     input_topic: str = Field("contact-imports", description="Topic the import events are read from.")
     results_topic: str = Field("contact-import-results", description="Topic the outcome events go to.")
     dead_letter_topic: str = Field("contact-imports-dlq", description="Topic undecodable messages go to.")
+    jobs_topic: str = Field(
+        "contact-import-jobs", description="Topic file-import job events go to (accepted, progress, completed)."
+    )
     topic_partitions: int = Field(6, description="Partitions when the service creates its topics.")
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
 
@@ -97,6 +100,20 @@ class Settings(BaseSettings):
     schema_dir: Path = Field(REPO_SCHEMAS, description="Folder holding the dialects' JSON Schemas.")
     state_dir: Path = Field(Path(".state"), description="Folder for the embedded broker and database.")
     failpoint: str | None = Field(None, description="Test only: exit hard (os._exit) at this named point.")
+
+    # File imports: jobs
+    import_poll_s: float = Field(1.0, description="How often each replica looks for due import jobs.")
+    import_rows_per_tx: int = Field(1000, description="File rows applied per transaction (the checkpoint step).")
+    import_progress_every: int = Field(10_000, description="A job progress event every this many rows.")
+    import_lease_s: float = Field(
+        30.0, description="A running job's lease; a replica that stops renewing it loses the job to another."
+    )
+    import_max_rows: int = Field(
+        1_000_000, description="Most data rows in one import file (iSales: 500,000, the seed's cap)."
+    )
+    import_timezone: str = Field(
+        "UTC", description="Time zone of importWS exetime and iSales hour/minute (an IANA name)."
+    )
 
     def kafka_common(self) -> dict[str, object]:
         """Connection arguments shared by every aiokafka client."""

@@ -20,6 +20,7 @@ class Status(StrEnum):
     ALREADY_EXISTS = "ALREADY_EXISTS"
     SKIPPED = "SKIPPED"
     FAILED = "FAILED"
+    ACCEPTED = "ACCEPTED"  # a file import was accepted as a job; each row gets its own outcome later
 
 
 class ErrorModel(BaseModel):

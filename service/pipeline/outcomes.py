@@ -11,9 +11,11 @@ import structlog
 
 from service.dialects.base import Dialect, Parsed, Rejected
 from service.errors import UndecodableMessage
+from service.model.job import ImportRequest
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
 from service.pipeline.envelope import Envelope
 from service.store.contacts import Applied
+from service.store.jobs import Job
 from service.store.outbox import OutMessage
 
 RESULT_TYPE = "contact-import.outcome.v1"
@@ -35,8 +37,18 @@ def _received(ts_ms: int) -> str:
 
 
 def build(
-    dialect: Dialect, env: Envelope, index: int, parsed: Parsed, applied: Applied | None, processed_at: str
+    dialect: Dialect,
+    env: Envelope,
+    index: int,
+    parsed: Parsed,
+    applied: Applied | None,
+    processed_at: str,
+    *,
+    job: Job | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Outcome:
+    """The outcome of one record: ``applied`` for a stored record, ``job`` for an accepted file import;
+    ``details`` are added to the outcome's details (a file row's job and row number)."""
     rec = parsed.record
     common: dict[str, Any] = {
         "outcome_id": outcome_id(f"{env.event_source}\x1f{env.event_id}", index),
@@ -57,6 +69,19 @@ def build(
             errors=[ErrorModel.of(e) for e in rec.errors],
             **common,
         )
+    elif isinstance(rec, ImportRequest):
+        assert job is not None
+        out = Outcome(
+            tenant=rec.tenant,
+            campaign=rec.campaign,
+            status=Status.ACCEPTED,
+            details={
+                "job_id": job.id,
+                "due_at": job.due_at.isoformat().replace("+00:00", "Z"),
+                "source": job.location(),
+            },
+            **common,
+        )
     else:
         assert applied is not None
         out = Outcome(
@@ -73,6 +98,8 @@ def build(
             dry_run=rec.policy.dry_run,
             **common,
         )
+    if details:
+        out.details = {**out.details, **details}
     try:
         out.native = dialect.native(out)
     except Exception:  # a dialect bug must not stop the stream: the outcome goes out without it

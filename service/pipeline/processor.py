@@ -21,7 +21,8 @@ from service.dialects.base import Parsed, Rejected
 from service.dialects.registry import Registry
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
-from service.pipeline import outcomes
+from service.model.job import ImportRequest
+from service.pipeline import intake, outcomes
 from service.pipeline.envelope import decode
 from service.pipeline.validate import nul_pointer
 from service.store import contacts, events, offsets, outbox
@@ -119,7 +120,7 @@ class Processor:
 
     def _parse(self, env: Any, catalog: Catalog, may_hold_nul: bool = True) -> list[Parsed]:
         parsed = self._parse_dialect(env, catalog)
-        return _reject_nul(env.data, parsed) if may_hold_nul else parsed
+        return reject_nul(env.data, parsed) if may_hold_nul else parsed
 
     def _parse_dialect(self, env: Any, catalog: Catalog) -> list[Parsed]:
         dialect = self._registry.get(env.dialect)
@@ -181,20 +182,27 @@ class Processor:
             applied = await (self._apply_isolated(conn, fresh) if isolate else self._apply(conn, fresh))
             processed_at = outcomes.now_iso()
             out: list[outbox.OutMessage] = []
+            accepted: list[outbox.OutMessage] = []
             for e, results in zip(fresh, applied, strict=True):
                 dialect = self._registry.get(e.envelope.dialect)
                 it = iter(results)
                 for i, p in enumerate(e.parsed):
-                    a = next(it) if isinstance(p.record, ContactRecord) else None
-                    if isinstance(a, ErrorDetail):
-                        p, a = Parsed(Rejected([a], *_names(p.record)), p.warnings), None
-                    o = outcomes.build(dialect, e.envelope, i, p, a, processed_at)
+                    p, a = settle(p, next(it) if isinstance(p.record, ContactRecord) else None)
+                    job = None
+                    if isinstance(p.record, ImportRequest):
+                        taken = await intake.accept(conn, self._s, e.envelope, i, p.record)
+                        if isinstance(taken, ErrorDetail):
+                            p, _ = settle(p, taken)
+                        else:
+                            job, event = taken
+                            accepted.append(event)
+                    o = outcomes.build(dialect, e.envelope, i, p, a, processed_at, job=job)
                     tally = (e.envelope.dialect, o.status.value)
                     result.statuses[tally] = result.statuses.get(tally, 0) + 1
                     if o.errors:
                         result.failures.append((o.dialect, o.event_id, i, [err.code for err in o.errors]))
                     out.append(outcomes.to_message(o, self._s.results_topic, e.envelope))
-            await outbox.add(conn, out + dead)
+            await outbox.add(conn, out + accepted + dead)
             result.replayed = len(replays)
             if replays:
                 await outbox.replay(conn, self._s.results_topic, replays)
@@ -227,24 +235,52 @@ class Processor:
         return [[next(done) for p in e.parsed if isinstance(p.record, ContactRecord)] for e in fresh]
 
     async def _apply_isolated(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Applied | ErrorDetail]]:
-        """Each record in a savepoint: a record the database rejects fails alone."""
-        out: list[list[Applied | ErrorDetail]] = []
-        for e in fresh:
-            results: list[Applied | ErrorDetail] = []
-            for p in e.parsed:
-                if not isinstance(p.record, ContactRecord):
-                    continue
-                try:
-                    async with conn.transaction():
-                        results.extend(await contacts.apply(conn, [p.record]))
-                except (asyncpg.PostgresError, asyncpg.DataError) as exc:
-                    if not _is_data_error(exc):
-                        raise
-                    code = getattr(exc, "sqlstate", None) or "client"
-                    log.warning("record rejected by the database", event_id=e.envelope.event_id, sqlstate=code)
-                    results.append(ErrorDetail("store.rejected", "/", f"the database rejected the record ({code})"))
-            out.append(results)
-        return out
+        return [
+            await apply_each(
+                conn, [p.record for p in e.parsed if isinstance(p.record, ContactRecord)], event_id=e.envelope.event_id
+            )
+            for e in fresh
+        ]
+
+
+async def apply_each(
+    conn: asyncpg.Connection, records: list[ContactRecord], **log_context: Any
+) -> list[Applied | ErrorDetail]:
+    """Each record in a savepoint: a record the database rejects fails alone."""
+    results: list[Applied | ErrorDetail] = []
+    for record in records:
+        try:
+            async with conn.transaction():
+                results.extend(await contacts.apply(conn, [record]))
+        except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+            if not _is_data_error(exc):
+                raise
+            code = getattr(exc, "sqlstate", None) or "client"
+            log.warning("record rejected by the database", sqlstate=code, **log_context)
+            results.append(ErrorDetail("store.rejected", "/", f"the database rejected the record ({code})"))
+    return results
+
+
+async def apply_guarded(
+    conn: asyncpg.Connection, records: list[ContactRecord], **log_context: Any
+) -> list[Applied | ErrorDetail]:
+    """All records at once in a savepoint; should the database reject the data, record by record."""
+    try:
+        async with conn.transaction():
+            applied: list[Applied | ErrorDetail] = [*await contacts.apply(conn, records)]
+        return applied
+    except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+        if not _is_data_error(exc):
+            raise
+        log.warning("database rejected the rows; applying record by record", error=type(exc).__name__)
+        return await apply_each(conn, records, **log_context)
+
+
+def settle(parsed: Parsed, applied: Applied | ErrorDetail | None) -> tuple[Parsed, Applied | None]:
+    """A record the database rejected becomes a rejected record."""
+    if isinstance(applied, ErrorDetail):
+        return Parsed(Rejected([applied], *_names(parsed.record)), parsed.warnings), None
+    return parsed, applied
 
 
 def _may_hold_nul(value: bytes | None) -> bool:
@@ -252,7 +288,7 @@ def _may_hold_nul(value: bytes | None) -> bool:
     return value is not None and (b"\\u0000" in value or b"\x00" in value or b"%00" in value)
 
 
-def _reject_nul(data: Any, parsed: list[Parsed]) -> list[Parsed]:
+def reject_nul(data: Any, parsed: list[Parsed]) -> list[Parsed]:
     """Fail records that would carry U+0000 (PostgreSQL refuses it) at validation time, not in the store.
 
     A NUL anywhere in the event data fails each of its records (code ``input.nul_byte``, the pointer
@@ -283,7 +319,9 @@ def _is_data_error(exc: Exception) -> bool:
     return state[:2] in {"22", "23"}
 
 
-def _names(record: ContactRecord | Rejected) -> tuple[str | None, str | None, str | None]:
+def _names(record: ContactRecord | Rejected | ImportRequest) -> tuple[str | None, str | None, str | None]:
     if isinstance(record, ContactRecord):
         return record.tenant, record.campaign, record.contact.user_data
+    if isinstance(record, ImportRequest):
+        return record.tenant, record.campaign, None
     return record.tenant, record.campaign, record.user_data

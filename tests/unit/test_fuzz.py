@@ -21,7 +21,7 @@ from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
 from service.pipeline.envelope import Envelope, decode
-from service.pipeline.processor import _reject_nul
+from service.pipeline.processor import reject_nul
 
 REGISTRY = default_registry(REPO_SCHEMAS)
 NAMES = REGISTRY.names()
@@ -94,7 +94,7 @@ def _check(parsed: list[Parsed]) -> None:
 def _parse(env: Envelope) -> None:
     parsed = REGISTRY.get(env.dialect).parse(env, CATALOG)
     _check(parsed)
-    _check(_reject_nul(env.data, parsed))
+    _check(reject_nul(env.data, parsed))
 
 
 def _decode(value: bytes | None, headers: list[tuple[str, bytes]]) -> Envelope | None:

@@ -23,7 +23,7 @@ from service.ops import logs
 from service.ops.deadletters import original_headers
 from service.pipeline import outcomes
 from service.pipeline.envelope import MAX_DEPTH, decode
-from service.pipeline.processor import Processor, _reject_nul
+from service.pipeline.processor import Processor, reject_nul
 from service.pipeline.validate import nul_pointer, too_deep
 from tests.unit.test_contact_v1 import _data, _env
 
@@ -146,11 +146,11 @@ def test_nul_decoded_by_a_dialect_fails_only_its_record() -> None:
     """A NUL the raw data does not hold (``%00`` in an importWS query) is caught on the record."""
     data = _data({"user_data": "U1", "name": "a\x00b", "phones": [{"number": "+4420"}]})
     parsed = REGISTRY.get("contact.v1").parse(_env(data), Catalog())
-    checked = _reject_nul("EVENT=Import&context=name%3Da%00b", parsed)
+    checked = reject_nul("EVENT=Import&context=name%3Da%00b", parsed)
     record = checked[0].record
     assert isinstance(record, Rejected) and [(e.code, e.path) for e in record.errors] == [("input.nul_byte", "/")]
     clean = REGISTRY.get("contact.v1").parse(_env(_data({"user_data": "U2", "phones": [{"number": "+44"}]})), Catalog())
-    assert _reject_nul({"x": "y"}, clean) == clean
+    assert reject_nul({"x": "y"}, clean) == clean
 
 
 # -- Kafka client security -----------------------------------------------------------------------
