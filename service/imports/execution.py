@@ -41,6 +41,7 @@ from service.store.jobs import Job
 
 log = structlog.get_logger(__name__)
 FORMULA = "import.formula_cell"
+LONE_SIGNS = frozenset({"-", "+"})  # no formula (the iSales template writes "-" for a value not given)
 
 
 class Stopped(Exception):
@@ -191,7 +192,7 @@ class JobExecution:
                 "the cell starts like a spreadsheet formula (=, +, -, @, tab or CR); stored as text, never evaluated",
             )
             for i, cell in enumerate(row.cells)
-            if formula_like(cell)
+            if formula_like(cell) and cell.strip() not in LONE_SIGNS
         ]
         return Parsed(parsed.record, [*parsed.warnings, *flagged]) if flagged else parsed
 
