@@ -100,6 +100,9 @@ class App:
             loop.stop()
             runner.stop()  # the job in flight stops at its next step and gives its lease back
             await asyncio.wait({loop_task, jobs_task}, timeout=30)
+            if not jobs_task.done():  # its lease runs out and another replica resumes the job
+                jobs_task.cancel()
+                await asyncio.wait({jobs_task}, timeout=5)
             relay.stop()
             await asyncio.wait({relay_task}, timeout=5)
             await relay.drain(timeout_s=10)

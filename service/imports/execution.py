@@ -147,6 +147,8 @@ class JobExecution:
         total = 0
         async with self._rows(spec, limits) as rows:
             async for row in rows:
+                if self._stopping.is_set():
+                    raise Stopped("the service is stopping")
                 if row.number > reader.header_rows and not blank(row.cells):
                     total += 1
                     if total > self.job.max_rows:

@@ -135,3 +135,30 @@ async def test_cancel_from_the_cli_mid_job_and_tenant_isolation(
     events = await job_events(s, expect=2, idle_s=2)
     assert [e["event"] for e in events] == ["accepted", "cancelled"]
     assert events[-1]["rows_read"] <= stopped.rows_read
+
+
+async def test_sigterm_stops_a_job_at_a_step_and_gives_it_back(
+    settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection, tmp_path: Path
+) -> None:
+    s = job_settings(settings, import_rows_per_tx=2, import_progress_every=1000, import_lease_s=600)
+    await setup_importws(conn)
+    rows = 1500
+    write_csv(tmp_path / "term.csv", customer_rows(rows, prefix="T"))
+    with http_server(tmp_path) as web:
+        first = spawn(s, "first")
+        first.wait_log("partitions assigned")
+        await produce(s, [importws_file("term", web.url("term.csv"))])
+        key = job_id(TENANT, "tests", "term", 0)
+        await wait_job(conn, key, {JobState.RUNNING}, min_read=4)
+        assert await asyncio.to_thread(first.terminate, 60) == 0
+        assert '"import job stopped"' in first.log()
+        left = await jobs.get(conn, key)
+        assert left is not None and left.state is JobState.RUNNING and 0 < left.rows_read < rows
+        released = await conn.fetchval("SELECT lease_expires_at <= now() FROM import_jobs WHERE id = $1", key)
+        assert released  # given back at once, not after its 600 s lease
+
+        second = spawn(s, "second")
+        done = await wait_job(conn, key, FINAL)
+        assert await asyncio.to_thread(second.terminate, 60) == 0
+    assert done.state is JobState.COMPLETED and done.attempts == 2 and done.rows_applied == rows
+    await _applied_once(conn, rows, "term")
