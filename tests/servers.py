@@ -14,16 +14,19 @@ import hmac
 import http.server
 import threading
 import time
+import zipfile
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 import aioftp
 import asyncssh
 import openpyxl
+from openpyxl.utils import get_column_letter
 
 from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
 
@@ -264,3 +267,83 @@ async def fetch_error(spec: SourceSpec, limits: FetchLimits = LOOPBACK) -> Sourc
     except SourceError as exc:
         return exc
     raise AssertionError(f"fetching {spec.url} did not fail")
+
+
+ISALES_HEADER = ["sessionId", "called", "caller", "callData", "customField", "recycleTime"]
+
+
+def isales_rows(n: int, *, header: bool = True) -> Iterator[list[str]]:
+    """``n`` rows of the iSales outbound call data template (seed 003), generated one by one."""
+    if header:
+        yield ISALES_HEADER
+    for i in range(n):
+        called = f'[{{"calledNo":"1380013{i % 10_000_000:07d}","delayTime":"0","type":"1"}}]'
+        yield [f"s{i:010d}", called, "4000", f'{{"orderId":"{i}"}}', "vip", "2026-12-01 10:00:00"]
+
+
+_XLSX_PARTS = {
+    "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/sharedStrings.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    "</Types>",
+    "_rels/.rels": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="xl/workbook.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"/>'
+    "</Relationships>",
+    "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="worksheets/sheet1.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/>'
+    '<Relationship Id="rId2" Target="sharedStrings.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+    "</Relationships>",
+}
+
+
+def write_xlsx_shared(path: Path, rows: Iterable[Sequence[Any]]) -> Path:
+    """Rows to an XLSX file the way spreadsheet programs save one: text in the shared-strings table.
+
+    (openpyxl's streaming writer puts text inline in the sheet.) The sheet is written as rows come;
+    the table of distinct strings is kept until the end.
+    """
+    strings: dict[str, int] = {}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, xml in _XLSX_PARTS.items():
+            z.writestr(name, xml)
+        with z.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            )
+            for r, row in enumerate(rows, start=1):
+                cells = []
+                for c, value in enumerate(row):
+                    ref = f"{get_column_letter(c + 1)}{r}"
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
+                    elif value is not None:
+                        index = strings.setdefault(str(value), len(strings))
+                        cells.append(f'<c r="{ref}" t="s"><v>{index}</v></c>')
+                sheet.write(f'<row r="{r}">{"".join(cells)}</row>'.encode())
+            sheet.write(b"</sheetData></worksheet>")
+        with z.open("xl/sharedStrings.xml", "w") as table:
+            table.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            )
+            for text in strings:
+                table.write(f'<si><t xml:space="preserve">{xml_escape(text)}</t></si>'.encode())
+            table.write(b"</sst>")
+    return path
