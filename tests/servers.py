@@ -10,8 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import datetime as dt
 import hmac
 import http.server
+import ssl
 import threading
 import time
 import zipfile
@@ -26,6 +28,10 @@ from xml.sax.saxutils import escape as xml_escape
 import aioftp
 import asyncssh
 import openpyxl
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from openpyxl.utils import get_column_letter
 
 from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
@@ -115,23 +121,71 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @contextmanager
 def http_server(
-    root: Path, *, username: str | None = None, password: str | None = None, host: str = HOST
+    root: Path,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    host: str = HOST,
+    tls: Tls | None = None,
 ) -> Iterator[Served]:
-    """``root`` over HTTP on ``host`` (any 127.x address works on Linux) and a free port."""
+    """``root`` over HTTP (HTTPS with ``tls``) on ``host`` (any 127.x address works on Linux), a free port."""
     auth = None
     if username is not None:
         auth = "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
     handler = type("Handler", (_Handler,), {"root": root.resolve(), "auth": auth})
     server = http.server.ThreadingHTTPServer((host, 0), handler)
     server.daemon_threads = True
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls.cert, tls.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Served("http", server.server_address[1], username, password, host=host)
+        yield Served("https" if tls else "http", server.server_address[1], username, password, host=host)
     finally:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@dataclass(frozen=True)
+class Tls:
+    ca: str  # the CA certificate (PEM) that signed ``cert``
+    cert: str
+    key: str
+
+
+def make_tls(folder: Path, names: Sequence[str]) -> Tls:
+    """A throw-away CA and a server certificate it signed for the DNS ``names``, as PEM files."""
+    now = dt.datetime.now(dt.UTC)
+
+    def issue(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, signer: ec.EllipticCurvePrivateKey,
+              ca: bool) -> x509.Certificate:  # fmt: skip
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = issue("test CA", ca_key, "test CA", ca_key, True)
+    cert = issue(names[0], key, "test CA", ca_key, False)
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(ca_cert.public_bytes(pem))
+    (folder / "server.pem").write_bytes(cert.public_bytes(pem))
+    (folder / "server.key").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return Tls(str(folder / "ca.pem"), str(folder / "server.pem"), str(folder / "server.key"))
 
 
 # -- asyncio servers in a thread of their own --------------------------------------------------------
