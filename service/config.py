@@ -82,6 +82,9 @@ class Settings(BaseSettings):
     import_allowed_schemes: str = Field(
         "http,https,ftp,sftp", description="URL schemes an import may fetch from, comma separated."
     )
+    import_ca_file: Path | None = Field(
+        None, description="CA bundle https import sources are verified against (default: certifi's)."
+    )
     import_secret_key: SecretStr | None = Field(
         None,
         description="Fernet key(s) sealing stored source credentials, comma separated; the first seals "

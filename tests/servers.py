@@ -10,20 +10,29 @@ from __future__ import annotations
 import asyncio
 import base64
 import csv
+import datetime as dt
 import hmac
 import http.server
+import ssl
 import threading
 import time
+import zipfile
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
+from xml.sax.saxutils import escape as xml_escape
 
 import aioftp
 import asyncssh
 import openpyxl
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+from openpyxl.utils import get_column_letter
 
 from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
 
@@ -112,23 +121,71 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @contextmanager
 def http_server(
-    root: Path, *, username: str | None = None, password: str | None = None, host: str = HOST
+    root: Path,
+    *,
+    username: str | None = None,
+    password: str | None = None,
+    host: str = HOST,
+    tls: Tls | None = None,
 ) -> Iterator[Served]:
-    """``root`` over HTTP on ``host`` (any 127.x address works on Linux) and a free port."""
+    """``root`` over HTTP (HTTPS with ``tls``) on ``host`` (any 127.x address works on Linux), a free port."""
     auth = None
     if username is not None:
         auth = "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
     handler = type("Handler", (_Handler,), {"root": root.resolve(), "auth": auth})
     server = http.server.ThreadingHTTPServer((host, 0), handler)
     server.daemon_threads = True
+    if tls is not None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(tls.cert, tls.key)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield Served("http", server.server_address[1], username, password, host=host)
+        yield Served("https" if tls else "http", server.server_address[1], username, password, host=host)
     finally:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@dataclass(frozen=True)
+class Tls:
+    ca: str  # the CA certificate (PEM) that signed ``cert``
+    cert: str
+    key: str
+
+
+def make_tls(folder: Path, names: Sequence[str]) -> Tls:
+    """A throw-away CA and a server certificate it signed for the DNS ``names``, as PEM files."""
+    now = dt.datetime.now(dt.UTC)
+
+    def issue(subject: str, key: ec.EllipticCurvePrivateKey, issuer: str, signer: ec.EllipticCurvePrivateKey,
+              ca: bool) -> x509.Certificate:  # fmt: skip
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+            .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=1))
+            .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        )
+        if not ca:
+            builder = builder.add_extension(x509.SubjectAlternativeName([x509.DNSName(n) for n in names]), False)
+        return builder.sign(signer, hashes.SHA256())
+
+    ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_cert = issue("test CA", ca_key, "test CA", ca_key, True)
+    cert = issue(names[0], key, "test CA", ca_key, False)
+    pem = serialization.Encoding.PEM
+    (folder / "ca.pem").write_bytes(ca_cert.public_bytes(pem))
+    (folder / "server.pem").write_bytes(cert.public_bytes(pem))
+    (folder / "server.key").write_bytes(
+        key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return Tls(str(folder / "ca.pem"), str(folder / "server.pem"), str(folder / "server.key"))
 
 
 # -- asyncio servers in a thread of their own --------------------------------------------------------
@@ -264,3 +321,83 @@ async def fetch_error(spec: SourceSpec, limits: FetchLimits = LOOPBACK) -> Sourc
     except SourceError as exc:
         return exc
     raise AssertionError(f"fetching {spec.url} did not fail")
+
+
+ISALES_HEADER = ["sessionId", "called", "caller", "callData", "customField", "recycleTime"]
+
+
+def isales_rows(n: int, *, header: bool = True) -> Iterator[list[str]]:
+    """``n`` rows of the iSales outbound call data template (seed 003), generated one by one."""
+    if header:
+        yield ISALES_HEADER
+    for i in range(n):
+        called = f'[{{"calledNo":"1380013{i % 10_000_000:07d}","delayTime":"0","type":"1"}}]'
+        yield [f"s{i:010d}", called, "4000", f'{{"orderId":"{i}"}}', "vip", "2026-12-01 10:00:00"]
+
+
+_XLSX_PARTS = {
+    "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/xl/workbook.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+    '<Override PartName="/xl/worksheets/sheet1.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/>'
+    '<Override PartName="/xl/sharedStrings.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+    "</Types>",
+    "_rels/.rels": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="xl/workbook.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"/>'
+    "</Relationships>",
+    "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
+    'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+    '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>',
+    "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+    '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    '<Relationship Id="rId1" Target="worksheets/sheet1.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet"/>'
+    '<Relationship Id="rId2" Target="sharedStrings.xml" '
+    'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"/>'
+    "</Relationships>",
+}
+
+
+def write_xlsx_shared(path: Path, rows: Iterable[Sequence[Any]]) -> Path:
+    """Rows to an XLSX file the way spreadsheet programs save one: text in the shared-strings table.
+
+    (openpyxl's streaming writer puts text inline in the sheet.) The sheet is written as rows come;
+    the table of distinct strings is kept until the end.
+    """
+    strings: dict[str, int] = {}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, xml in _XLSX_PARTS.items():
+            z.writestr(name, xml)
+        with z.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+            )
+            for r, row in enumerate(rows, start=1):
+                cells = []
+                for c, value in enumerate(row):
+                    ref = f"{get_column_letter(c + 1)}{r}"
+                    if isinstance(value, int | float) and not isinstance(value, bool):
+                        cells.append(f'<c r="{ref}"><v>{value!r}</v></c>')
+                    elif value is not None:
+                        index = strings.setdefault(str(value), len(strings))
+                        cells.append(f'<c r="{ref}" t="s"><v>{index}</v></c>')
+                sheet.write(f'<row r="{r}">{"".join(cells)}</row>'.encode())
+            sheet.write(b"</sheetData></worksheet>")
+        with z.open("xl/sharedStrings.xml", "w") as table:
+            table.write(
+                b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
+                b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+            )
+            for text in strings:
+                table.write(f'<si><t xml:space="preserve">{xml_escape(text)}</t></si>'.encode())
+            table.write(b"</sst>")
+    return path

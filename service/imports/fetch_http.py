@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -46,7 +47,8 @@ async def fetch(spec: SourceSpec, limits: FetchLimits, budget: Budget) -> AsyncI
     if spec.username:
         auth = httpx.BasicAuth(spec.username, spec.password.get_secret_value() if spec.password else "")
     timeout = httpx.Timeout(min(limits.timeout_s, 60.0))
-    async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=timeout) as client:
+    verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=limits.ca_file) if limits.ca_file else True
+    async with httpx.AsyncClient(follow_redirects=False, trust_env=False, timeout=timeout, verify=verify) as client:
         for _ in range(MAX_REDIRECTS + 1):
             target = await resolve(str(url), limits, budget)
             if target.scheme not in ("http", "https"):

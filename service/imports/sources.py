@@ -81,6 +81,7 @@ class FetchLimits:
     allowed_schemes: frozenset[str] = frozenset({"http", "https", "ftp", "sftp"})
     # Networks allowed even when private networks are not, e.g. an internal file server's "10.1.2.0/24".
     allowed_networks: frozenset[str] = frozenset()
+    ca_file: str | None = None  # https: the CA bundle certificates are verified against (default: certifi's)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> FetchLimits:
@@ -90,6 +91,7 @@ class FetchLimits:
             settings.import_allow_private_networks,
             frozenset(s.lower() for s in _items(settings.import_allowed_schemes)),
             frozenset(_items(settings.import_allowed_networks or "")),
+            str(settings.import_ca_file) if settings.import_ca_file else None,
         )
 
     def permits(self, ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:

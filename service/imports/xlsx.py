@@ -1,4 +1,5 @@
-"""XLSX rows: the download is spooled to disk, then the first sheet is streamed with openpyxl read-only.
+"""XLSX rows: the download is spooled to disk, then the first sheet is streamed with openpyxl read-only
+(its shared-strings table spooled to disk too: ``xlsx_strings``).
 
 Reading runs in a worker thread, a batch of rows at a time, so the event loop stays free. Values are
 rendered as text the way a spreadsheet shows them as far as practical: whole numbers without a decimal
@@ -20,10 +21,12 @@ from decimal import Decimal
 from itertools import islice
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
-import openpyxl
+from openpyxl import Workbook
 
 from service.imports.formats import FormatError, Row, blank
+from service.imports.xlsx_strings import SpooledStrings, SpoolingReader
 
 BATCH_ROWS = 2000
 _ZEROS = re.compile(r"0+")
@@ -64,14 +67,23 @@ def _take(rows: Iterator[tuple[Any, ...]], n: int) -> list[list[str]]:
     ]
 
 
+def _open(path: str, strings: SpooledStrings) -> Workbook:
+    reader = SpoolingReader(path, strings)
+    reader.read()
+    book: Workbook = reader.wb
+    return book
+
+
 async def xlsx_rows(chunks: AsyncIterator[bytes], spool_dir: Path | None) -> AsyncIterator[Row]:
     with tempfile.NamedTemporaryFile(dir=spool_dir, prefix="cis-import-", suffix=".xlsx") as spool:
         async for chunk in chunks:
             spool.write(chunk)
         spool.flush()
+        strings = SpooledStrings(spool_dir)
         try:
-            book = await asyncio.to_thread(openpyxl.load_workbook, spool.name, read_only=True, data_only=True)
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+            book = await asyncio.to_thread(_open, spool.name, strings)
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, ParseError) as exc:
+            strings.close()
             raise FormatError("format.bad_xlsx", f"not a readable XLSX file: {exc}", None) from None
         try:
             sheet = book.worksheets[0]
@@ -91,3 +103,4 @@ async def xlsx_rows(chunks: AsyncIterator[bytes], spool_dir: Path | None) -> Asy
                         yield Row(number, cells)
         finally:
             book.close()
+            strings.close()

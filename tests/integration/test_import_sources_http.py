@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr
 
 from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
-from tests.servers import Served, fetch_bytes, fetch_chunks, fetch_error, http_server
+from tests.servers import LOOPBACK, Served, Tls, fetch_bytes, fetch_chunks, fetch_error, http_server, make_tls
 
 # As if 127.0.0.1 were a public server: every other private address stays refused.
 ONLY_127_0_0_1 = FetchLimits(
@@ -181,3 +181,33 @@ async def test_private_addresses_are_refused_unless_allowed(web: Served, host: s
 
 async def test_localhost_is_fetched_when_private_networks_are_allowed(web: Served) -> None:
     assert await fetch_bytes(http(web.url("contacts.csv", host="localhost"))) == b"name,phone\nAnna,123\n"
+
+
+@pytest.fixture
+def tls(tmp_path: Path) -> Tls:
+    return make_tls(tmp_path, ["localhost"])
+
+
+async def test_https_verifies_the_certificate_for_the_host_name(files: Path, tls: Tls) -> None:
+    # the connection goes to the checked address (127.0.0.1), the certificate is checked for "localhost"
+    with http_server(files, tls=tls) as served:
+        url = served.url("contacts.csv", host="localhost")
+        limits = FetchLimits(10_000, 30, True, ca_file=tls.ca)
+        assert await fetch_bytes(http(url), limits) == b"name,phone\nAnna,123\n"
+        err = await fetch_error(http(url), LOOPBACK)  # not signed by a CA certifi knows
+        assert err.code == "source.unreachable" and "CERTIFICATE_VERIFY_FAILED" in err.message
+
+
+async def test_https_refuses_a_certificate_for_another_name(files: Path, tmp_path: Path) -> None:
+    other = make_tls(tmp_path, ["files.example.com"])
+    with http_server(files, tls=other) as served:
+        limits = FetchLimits(10_000, 30, True, ca_file=other.ca)
+        err = await fetch_error(http(served.url("contacts.csv", host="localhost")), limits)
+        assert err.code == "source.unreachable" and "Hostname mismatch" in err.message, err.message
+
+
+async def test_the_ca_file_comes_from_the_settings(tls: Tls) -> None:
+    from tests.support import make_settings
+
+    settings = make_settings("127.0.0.1:1", "postgresql://x@127.0.0.1/x", "t", import_ca_file=tls.ca)
+    assert FetchLimits.from_settings(settings).ca_file == tls.ca

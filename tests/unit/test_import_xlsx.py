@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,8 @@ import openpyxl
 import pytest
 
 from service.imports.formats import FormatError, Row, formula_like, read_rows
-from tests.servers import write_xlsx
+from service.imports.xlsx_strings import SpooledStrings
+from tests.servers import write_xlsx, write_xlsx_shared
 
 
 async def file_chunks(path: Path, size: int = 4096) -> AsyncIterator[bytes]:
@@ -116,3 +118,27 @@ async def test_not_an_xlsx_file(tmp_path: Path) -> None:
     with pytest.raises(FormatError) as err:
         await rows_of(tmp_path / "x.xlsx")
     assert err.value.code == "format.bad_xlsx"
+
+
+def test_the_shared_strings_table_is_kept_on_disk(tmp_path: Path) -> None:
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    xml = (
+        f'<sst xmlns="{ns}"><si><t>plain</t></si><si><t xml:space="preserve"> spaced </t></si>'
+        '<si><r><rPr><b/></rPr><t>rich </t></r><r><t>text</t></r><rPh sb="0" eb="1"><t>ignored</t></rPh></si>'
+        "<si><t/></si><si><t>李小龙 x005F_x</t></si></sst>"
+    ).encode()
+    strings = SpooledStrings(tmp_path)
+    strings.load(io.BytesIO(xml))
+    try:
+        assert list(strings) == ["plain", " spaced ", "rich text", "", "李小龙 x"]
+        assert strings[2] == "rich text" and strings[-1] == "李小龙 x" and strings[1:3] == [" spaced ", "rich text"]
+    finally:
+        strings.close()
+
+
+async def test_a_workbook_saved_with_shared_strings(tmp_path: Path) -> None:
+    path = write_xlsx_shared(
+        tmp_path / "s.xlsx", [["id", "phone", "n"], ["a", "0049301234", 13800138000], ["a", "x", 1.5]]
+    )
+    rows = await rows_of(path)
+    assert [r.cells for r in rows] == [["id", "phone", "n"], ["a", "0049301234", "13800138000"], ["a", "x", "1.5"]]
