@@ -30,7 +30,7 @@ from service.imports.secrets import SealError, unseal
 from service.imports.servers import get_file_server
 from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
 from service.model.contact import ContactRecord
-from service.model.job import FileFormat, JobState
+from service.model.job import FileFormat, JobState, SourceKind
 from service.model.outcome import Status
 from service.pipeline import job_events, outcomes
 from service.pipeline.envelope import Envelope
@@ -118,7 +118,7 @@ class JobExecution:
 
     async def _spec(self) -> SourceSpec:
         job = self.job
-        if job.source_kind == "sftp":
+        if job.server_id is not None:
             async with translated(), self._pool.acquire() as conn:
                 server = await get_file_server(conn, job.tenant, job.server_id or "", self._s)
             if server is None:
@@ -129,31 +129,48 @@ class JobExecution:
         if job.source_secret is not None:
             login = orjson.loads(unseal(job.source_secret, self._s))
         password = login.get("password")
+        kinds: dict[str, SourceKind] = {"http": "http", "ftp": "ftp", "sftp": "sftp"}
         return SourceSpec(
-            kind="ftp" if job.source_kind == "ftp" else "http",
+            kind=kinds[job.source_kind],
             url=job.source_url,
             username=login.get("username"),
             password=SecretStr(password) if password else None,
         )
 
     @asynccontextmanager
-    async def _rows(self, spec: SourceSpec, limits: FetchLimits) -> AsyncIterator[AsyncIterator[Row]]:
+    async def _rows(
+        self, spec: SourceSpec, limits: FetchLimits, reader: RowReader
+    ) -> AsyncIterator[AsyncIterator[tuple[list[str], Row]]]:
+        """The file's data rows with the header: the first row that is not blank names the columns,
+        data starts after ``reader.header_rows``; more than the job's cap fails the job."""
+
+        async def data(rows: AsyncIterator[Row]) -> AsyncIterator[tuple[list[str], Row]]:
+            header: list[str] | None = None
+            count = 0
+            async for row in rows:
+                if header is None:
+                    header = row.cells
+                    continue
+                if row.number <= reader.header_rows or blank(row.cells):
+                    continue
+                count += 1
+                if count > self.job.max_rows:
+                    too_many = reader.too_many_rows(self.job.max_rows)
+                    raise JobFailed(too_many.code, too_many.message)
+                yield header, row
+
         async with open_source(spec, limits) as chunks:
             fmt: FileFormat = "xlsx" if self.job.format == "xlsx" else "csv"
-            yield read_rows(chunks, fmt, spool_dir=self._s.import_spool_dir)
+            yield data(read_rows(chunks, fmt, spool_dir=self._s.import_spool_dir))
 
     async def _count(self, spec: SourceSpec, limits: FetchLimits, reader: RowReader) -> None:
         """First run only: count the data rows; a file over the cap is refused before any row is applied."""
         total = 0
-        async with self._rows(spec, limits) as rows:
-            async for row in rows:
+        async with self._rows(spec, limits, reader) as rows:
+            async for _ in rows:
                 if self._stopping.is_set():
                     raise Stopped("the service is stopping")
-                if row.number > reader.header_rows and not blank(row.cells):
-                    total += 1
-                    if total > self.job.max_rows:
-                        too_many = reader.too_many_rows(self.job.max_rows)
-                        raise JobFailed(too_many.code, too_many.message)
+                total += 1
         async with translated(), self._pool.acquire() as conn, conn.transaction():
             await self._hold(conn)
             await jobs.set_total(conn, self.job.id, total)
@@ -162,19 +179,9 @@ class JobExecution:
     # -- the rows ----------------------------------------------------------------------------
     async def _apply_all(self, spec: SourceSpec, limits: FetchLimits, reader: RowReader) -> None:
         step = max(1, self._s.import_rows_per_tx)
-        header: list[str] | None = None
         pending: list[tuple[int, Parsed]] = []
-        data_rows = 0
-        async with self._rows(spec, limits) as rows:
-            async for row in rows:
-                if header is None:
-                    header = row.cells
-                if row.number <= reader.header_rows or blank(row.cells):
-                    continue
-                data_rows += 1
-                if data_rows > self.job.max_rows:  # the file grew since it was counted
-                    too_many = reader.too_many_rows(self.job.max_rows)
-                    raise JobFailed(too_many.code, too_many.message)
+        async with self._rows(spec, limits, reader) as rows:
+            async for header, row in rows:
                 if row.number <= self.job.checkpoint:
                     continue  # applied by an earlier run
                 pending.append((row.number, self._parse(reader, header, row)))
