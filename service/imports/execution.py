@@ -211,6 +211,7 @@ class JobExecution:
             raise Stopped("the service is stopping")
         records = [p.record for _, p in items if isinstance(p.record, ContactRecord)]
         tallies: dict[str, int] = {}
+        failures: list[tuple[int, list[str]]] = []
         async with translated(), self._pool.acquire() as conn, conn.transaction():
             await self._hold(conn)
             applied = iter(await apply_guarded(conn, records, job_id=self.job.id))
@@ -222,6 +223,8 @@ class JobExecution:
                     self._dialect, self._env, number, p, a, processed_at, details={"job_id": self.job.id, "row": number}
                 )
                 tallies[o.status.value] = tallies.get(o.status.value, 0) + 1
+                if o.errors:
+                    failures.append((number, [e.code for e in o.errors]))
                 messages.append(outcomes.to_message(o, self._s.results_topic, self._env))
             failed = tallies.get(Status.FAILED.value, 0)
             before = self.job.rows_read
@@ -244,6 +247,9 @@ class JobExecution:
         self.job = job
         for status, n in tallies.items():
             metrics.RECORDS.labels(self.job.dialect, status).inc(n)
+        if failures:  # one line per step, by row number and error codes only (never the row's values)
+            codes = sorted({c for _, cs in failures for c in cs})
+            log.info("rows failed", job_id=job.id, count=len(failures), rows=[n for n, _ in failures[:50]], codes=codes)
         if final:
             metrics.IMPORT_JOBS.labels(JobState.COMPLETED.value).inc()
             log.info("import job completed", job_id=job.id, **job.counts())
