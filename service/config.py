@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
@@ -100,6 +101,14 @@ class Settings(BaseSettings):
     schema_dir: Path = Field(REPO_SCHEMAS, description="Folder holding the dialects' JSON Schemas.")
     state_dir: Path = Field(Path(".state"), description="Folder for the embedded broker and database.")
     failpoint: str | None = Field(None, description="Test only: exit hard (os._exit) at this named point.")
+
+    @field_validator("import_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        for item in (value or "").split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the bad network
+        return value
 
     def kafka_common(self) -> dict[str, object]:
         """Connection arguments shared by every aiokafka client."""
