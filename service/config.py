@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
@@ -117,6 +118,14 @@ class Settings(BaseSettings):
     import_timezone: str = Field(
         "UTC", description="Time zone of importWS exetime and iSales hour/minute (an IANA name)."
     )
+
+    @field_validator("import_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        for item in (value or "").split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the bad network
+        return value
 
     def kafka_common(self) -> dict[str, object]:
         """Connection arguments shared by every aiokafka client."""

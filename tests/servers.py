@@ -119,6 +119,13 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             pass
 
 
+class _QuietServer(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that hangs up early (a fetch stopped at its limit) is no error of the server."""
+
+
 @contextmanager
 def http_server(
     root: Path,
@@ -133,8 +140,7 @@ def http_server(
     if username is not None:
         auth = "Basic " + base64.b64encode(f"{username}:{password or ''}".encode()).decode()
     handler = type("Handler", (_Handler,), {"root": root.resolve(), "auth": auth})
-    server = http.server.ThreadingHTTPServer((host, 0), handler)
-    server.daemon_threads = True
+    server = _QuietServer((host, 0), handler)
     if tls is not None:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(tls.cert, tls.key)

@@ -26,6 +26,7 @@ import charset_normalizer
 from service.errors import ServiceError
 
 SAMPLE_BYTES = 64 * 1024
+MAX_RECORD_CHARS = 16 * 1024 * 1024  # one record (all its lines) may not be longer
 SNIFF_LINES = 50
 DELIMITERS = ",;\t|"
 _BOMS = (
@@ -75,15 +76,19 @@ async def read_rows(
     encoding: str | None = None,
     delimiter: str | None = None,
     spool_dir: Path | None = None,
+    xlsx_max_expanded: int = 4 * 1024**3,
 ) -> AsyncIterator[Row]:
-    """The file's non-blank rows, in order, as text cells."""
+    """The file's non-blank rows, in order, as text cells.
+
+    ``xlsx_max_expanded``: the most bytes an XLSX file's parts may unpack to (a zip bomb is refused).
+    """
     if fmt == "csv":
         async for row in _csv_rows(chunks, encoding, delimiter):
             yield row
     elif fmt == "xlsx":
         from service.imports.xlsx import xlsx_rows
 
-        async for row in xlsx_rows(chunks, spool_dir):
+        async for row in xlsx_rows(chunks, spool_dir, xlsx_max_expanded):
             yield row
     else:
         raise FormatError("format.unsupported", f"unknown file format {fmt!r}", None)
@@ -168,6 +173,11 @@ class CsvParser:
             self.delimiter = sniff_delimiter(ready[:SAMPLE_BYTES])
         return self._parse(_LINE.findall(ready), final, "\x00" in ready)
 
+    def check(self) -> None:
+        """After the rows of a feed are out: refuse a record that grows past the limit (unbalanced quote)."""
+        if len(self.pending) > MAX_RECORD_CHARS:
+            raise FormatError("format.malformed", "CSV: a record longer than the limit", self.records + 1)
+
     def _parse(self, lines: list[str], final: bool, nul: bool) -> list[Row]:
         src = _Lines(lines)
         reader = csv.reader(src, delimiter=self.delimiter or ",", strict=False)
@@ -227,11 +237,13 @@ async def _csv_rows(chunks: AsyncIterator[bytes], encoding: str | None, delimite
     try:
         for row in decoder.rows(bytes(head[skip:]), done):
             yield row
+        decoder.parser.check()
         del head
         if not done:
             async for chunk in chunks:
                 for row in decoder.rows(chunk, False):
                     yield row
+                decoder.parser.check()
             for row in decoder.rows(b"", True):
                 yield row
     except _Undecodable as exc:

@@ -74,11 +74,24 @@ def _open(path: str, strings: SpooledStrings) -> Workbook:
     return book
 
 
-async def xlsx_rows(chunks: AsyncIterator[bytes], spool_dir: Path | None) -> AsyncIterator[Row]:
+def _check_expanded(path: str, limit: int) -> None:
+    """Refuse a workbook whose parts unpack to more than ``limit`` bytes (zipfile never reads past the
+    size an entry declares, so the declared sizes bound what is read)."""
+    with zipfile.ZipFile(path) as z:
+        expanded = sum(info.file_size for info in z.infolist())
+    if expanded > limit:
+        raise FormatError("format.too_large", f"the workbook unpacks to {expanded} bytes, over {limit}", None)
+
+
+async def xlsx_rows(chunks: AsyncIterator[bytes], spool_dir: Path | None, max_expanded: int) -> AsyncIterator[Row]:
     with tempfile.NamedTemporaryFile(dir=spool_dir, prefix="cis-import-", suffix=".xlsx") as spool:
         async for chunk in chunks:
             spool.write(chunk)
         spool.flush()
+        try:
+            _check_expanded(spool.name, max_expanded)
+        except (zipfile.BadZipFile, OSError) as exc:
+            raise FormatError("format.bad_xlsx", f"not a readable XLSX file: {exc}", None) from None
         strings = SpooledStrings(spool_dir)
         try:
             book = await asyncio.to_thread(_open, spool.name, strings)

@@ -20,6 +20,7 @@ from xml.etree.ElementTree import iterparse
 from openpyxl.reader.excel import ExcelReader
 from openpyxl.xml.constants import SHARED_STRINGS, SHEET_MAIN_NS
 
+CACHED = 65536
 _SI, _T, _R = (f"{{{SHEET_MAIN_NS}}}{tag}" for tag in ("si", "t", "r"))
 
 
@@ -27,6 +28,10 @@ class SpooledStrings(Sequence[str]):
     def __init__(self, folder: Path | None) -> None:
         self._file = tempfile.TemporaryFile(dir=folder, prefix="cis-strings-")  # noqa: SIM115 (closed by close())
         self._offsets = array("q", [0])
+        self._fd = self._file.fileno()
+        # Texts are numbered in order of first use, so the ones most cells repeat (a campaign's caller
+        # number, a status) have low numbers: those are kept in memory once read.
+        self._cache: dict[int, str] = {}
 
     def append(self, text: str) -> None:
         data = text.encode("utf-8")
@@ -55,9 +60,14 @@ class SpooledStrings(Sequence[str]):
     def __getitem__(self, index: int | slice) -> str | Sequence[str]:
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
-        index = range(len(self))[index]  # negative indexes; IndexError past the end
-        start, end = self._offsets[index], self._offsets[index + 1]
-        return os.pread(self._file.fileno(), end - start, start).decode("utf-8")
+        text = self._cache.get(index)
+        if text is None:
+            index = range(len(self))[index]  # negative indexes; IndexError past the end
+            start, end = self._offsets[index], self._offsets[index + 1]
+            text = os.pread(self._fd, end - start, start).decode("utf-8")
+            if index < CACHED:
+                self._cache[index] = text
+        return text
 
     def close(self) -> None:
         self._file.close()

@@ -167,3 +167,14 @@ async def test_an_empty_file_has_no_rows() -> None:
 )
 def test_formula_like(cell: str, flagged: bool) -> None:
     assert formula_like(cell) is flagged
+
+
+async def test_a_record_longer_than_the_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("service.imports.formats.MAX_RECORD_CHARS", 1000)
+    with pytest.raises(FormatError) as err:
+        await rows_of(b"a,b\n" + b"x" * 100_000, 4096)  # no line break at all
+    assert err.value.code == "format.malformed" and err.value.row_number == 2
+    data = b'a,b\n1,"' + b"line\n" * 20_000 + b'"\n'  # a quoted field of many short lines
+    with pytest.raises(FormatError) as err:
+        await rows_of(data, 4096)
+    assert err.value.row_number == 2

@@ -142,3 +142,11 @@ async def test_a_workbook_saved_with_shared_strings(tmp_path: Path) -> None:
     )
     rows = await rows_of(path)
     assert [r.cells for r in rows] == [["id", "phone", "n"], ["a", "0049301234", "13800138000"], ["a", "x", "1.5"]]
+
+
+async def test_a_workbook_that_unpacks_too_far_is_refused(tmp_path: Path) -> None:
+    path = write_xlsx(tmp_path / "big.xlsx", ([f"row {i}", "x" * 200] for i in range(2000)))
+    assert [r.number async for r in read_rows(file_chunks(path), "xlsx", xlsx_max_expanded=10_000_000)][-1] == 2000
+    with pytest.raises(FormatError) as err:
+        await anext(read_rows(file_chunks(path), "xlsx", xlsx_max_expanded=100_000))
+    assert err.value.code == "format.too_large"
