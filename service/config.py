@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -125,6 +126,15 @@ class Settings(BaseSettings):
         for item in (value or "").split(","):
             if item.strip():
                 ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the bad network
+        return value
+
+    @field_validator("import_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)  # an unknown zone fails at start-up, not when a job is scheduled
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
         return value
 
     def kafka_common(self) -> dict[str, object]:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import ValidationError
 
+from service.config import Settings
 from service.model.job import Schedule, job_id
 
 NOW = datetime(2026, 3, 10, 14, 30, 15, tzinfo=UTC)
@@ -55,3 +57,9 @@ def test_hour_and_minute_follow_the_zone_across_midnight() -> None:
 def test_job_ids_are_derived_from_the_request_and_its_tenant() -> None:
     assert job_id("a", "crm", "e-1", 0) == job_id("a", "crm", "e-1", 0)
     assert len({job_id("a", "crm", "e-1", 0), job_id("b", "crm", "e-1", 0), job_id("a", "crm", "e-1", 1)}) == 3
+
+
+def test_an_unknown_time_zone_is_refused_when_the_settings_are_read() -> None:
+    with pytest.raises(ValidationError, match="unknown time zone 'Mars/Base'"):
+        Settings(import_timezone="Mars/Base")
+    assert Settings(import_timezone="Asia/Shanghai").import_timezone == "Asia/Shanghai"
