@@ -20,6 +20,7 @@ from service.model.outcome import outcome_id
 from service.store import jobs
 from tests.jobs import (
     FIELDS,
+    HEADER,
     TENANT,
     customer_rows,
     importws_file,
@@ -28,7 +29,7 @@ from tests.jobs import (
     setup_importws,
     wait_job,
 )
-from tests.servers import ftp_server, http_server, write_csv
+from tests.servers import ftp_server, http_server, write_csv, write_xlsx
 from tests.support import ServiceProcess, outcomes, produce
 
 FINAL = {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED}
@@ -104,6 +105,7 @@ async def test_ftp_and_failing_sources(
     s = job_settings(settings)
     await setup_importws(conn)
     write_csv(tmp_path / "ftp.csv", customer_rows(12, prefix="F"), delimiter=";")
+    write_xlsx(tmp_path / "sheet.xlsx", [HEADER, ["X1", "Xavier", 4930123456, "silver"]])  # the phone as a number
     with socket.socket() as closed:  # a port nothing listens on
         closed.bind(("127.0.0.1", 0))
         dead_port = closed.getsockname()[1]
@@ -111,34 +113,42 @@ async def test_ftp_and_failing_sources(
         svc = spawn(s)
         svc.wait_log("partitions assigned")
         events = [
-            importws_file("ftp", ftp.url("ftp.csv"), source="ftp", source_user="ftpuser", source_pwd=FILE_PASSWORD),
+            importws_file(  # delrow 3: the title line and the first two customers are skipped
+                "ftp", ftp.url("ftp.csv"), source="ftp", source_user="ftpuser", source_pwd=FILE_PASSWORD, delrow="3"
+            ),
+            importws_file("xlsx", web.url("sheet.xlsx")),
             importws_file("missing", web.url("nothing-here.csv")),
             importws_file("dead", f"http://127.0.0.1:{dead_port}/x.csv"),
             importws_file("badlogin", ftp.url("ftp.csv"), source="ftp", source_user="ftpuser", source_pwd="wrong"),
         ]
         await produce(s, events)
-        got = await outcomes(s, expect=4 + 12)
+        got = await outcomes(s, expect=5 + 10 + 1)
         ended = {e["id"]: await wait_job(conn, job_id(TENANT, "tests", e["id"], 0), FINAL) for e in events}
 
     accepted = {o["event_id"]: o for o in got if o["status"] == "ACCEPTED"}
-    assert set(accepted) == {"ftp", "missing", "dead", "badlogin"}
+    assert set(accepted) == {"ftp", "xlsx", "missing", "dead", "badlogin"}
+    (sheet_row,) = [o for o in got if o["event_id"] == "xlsx" and o["status"] != "ACCEPTED"]
+    assert (sheet_row["status"], sheet_row["user_data"], sheet_row["record_index"]) == ("ADDED", "X1", 2)
+    assert sheet_row["dial_list"] == [{"phone": "4930123456"}] and ended["xlsx"].format == "xlsx"
     ftp_job = ended["ftp"]
-    assert ftp_job.state is JobState.COMPLETED and (ftp_job.rows_read, ftp_job.rows_applied) == (12, 12)
+    assert ftp_job.state is JobState.COMPLETED and (ftp_job.rows_read, ftp_job.rows_applied) == (10, 10)
     rows = [o for o in got if o["event_id"] == "ftp" and o["status"] != "ACCEPTED"]
-    assert sorted(o["user_data"] for o in rows) == sorted(f"F{i}" for i in range(12))
+    assert sorted(o["user_data"] for o in rows) == sorted(f"F{i}" for i in range(2, 12))
+    assert sorted(o["record_index"] for o in rows) == list(range(4, 14))
     assert {o["status"] for o in rows} == {"ADDED"}
-    failures = {k: (j.state, j.error_code, j.rows_read) for k, j in ended.items() if k != "ftp"}
+    failures = {k: (j.state, j.error_code, j.rows_read) for k, j in ended.items() if k not in ("ftp", "xlsx")}
     assert failures == {
         "missing": (JobState.FAILED, "source.not_found", 0),
         "dead": (JobState.FAILED, "source.unreachable", 0),
         "badlogin": (JobState.FAILED, "source.auth_failed", 0),
     }
-    assert all(j.error_message for k, j in ended.items() if k != "ftp")
+    assert all(j.error_message for k, j in ended.items() if k not in ("ftp", "xlsx"))
     assert FILE_PASSWORD not in svc.log() and "wrong" not in svc.log()
 
-    final = [e for e in await job_events(s, expect=4 + 1 + 4, idle_s=1) if e["event"] in ("completed", "failed")]
+    final = [e for e in await job_events(s, expect=5 + 1 + 5, idle_s=1) if e["event"] in ("completed", "failed")]
     assert {(e["job_id"], e["event"], (e.get("error") or {}).get("code")) for e in final} == {
         (ended["ftp"].id, "completed", None),
+        (ended["xlsx"].id, "completed", None),
         (ended["missing"].id, "failed", "source.not_found"),
         (ended["dead"].id, "failed", "source.unreachable"),
         (ended["badlogin"].id, "failed", "source.auth_failed"),
