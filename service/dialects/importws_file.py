@@ -33,7 +33,11 @@ KINDS: dict[str, SourceKind] = {"http": "http", "https": "http", "ftp": "ftp", "
 
 def request(tenant: str, campaign: Campaign, params: Mapping[str, str], warnings: list[ErrorDetail]) -> Parsed:
     """The import job for ``source=http|ftp`` (``context`` already checked to be a URL)."""
-    url = urlsplit(params["context"].strip())
+    try:
+        url = urlsplit(params["context"].strip())
+    except ValueError:  # e.g. an unbalanced [ in the host
+        message = "context must be the URL of the CSV file (http://… or ftp://…) when source is http or ftp"
+        return Parsed(Rejected([_err("bad_value", "/context", message)], tenant, campaign.campaign), warnings)
     username, password = params["source_user"] or None, params["source_pwd"] or None
     if url.username is not None and username is None:  # http://user:pwd@host/… works too
         username, password = unquote(url.username), unquote(url.password or "") or None

@@ -387,6 +387,10 @@ def test_file_imports_become_import_requests_answered_with_the_job_id(changes: d
     assert ADAPTER.native(accepted) == "|Retuen|1|Retuen|J-1"
 
 
+def test_a_url_that_cannot_be_split_is_a_bad_context() -> None:
+    assert _first(_params(source="http", context="http://[files/a.csv"))[:2] == ("importws.bad_value", "/context")
+
+
 def test_credentials_in_the_url_are_moved_out_of_it() -> None:
     req = _parse(_params(source="http", context="http://u%40x:p%3Aw@files.example:8080/a.csv?x=1")).record
     assert isinstance(req, ImportRequest)
@@ -698,7 +702,7 @@ def test_a_schema_invalid_parameter_fails_with_a_code_naming_it(data: dict[str, 
         params[name] = value
     rec = _parse(params).record
     if SCHEMA.is_valid(params):
-        assert isinstance(rec, ContactRecord | Rejected)  # a valid value: see the property above
+        assert isinstance(rec, ContactRecord | Rejected | ImportRequest)  # a valid value: see the properties above
         return
     assert isinstance(rec, Rejected) and rec.errors
     assert all(e.code.startswith(CODE_PREFIXES) for e in rec.errors)
