@@ -43,6 +43,7 @@ class Session:
             "input_topic": f"in-{self.tag}",
             "results_topic": f"out-{self.tag}",
             "dead_letter_topic": f"dlq-{self.tag}",
+            "jobs_topic": f"jobs-{self.tag}",
             "database_url": SecretStr(self.dsn),
             "http_host": "127.0.0.1",
             "http_port": 0,

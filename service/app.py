@@ -13,6 +13,7 @@ from service.catalog.cache import CatalogCache
 from service.config import Settings
 from service.dialects import default_registry
 from service.errors import TransientError
+from service.imports.runner import JobRunner
 from service.kafka import clients
 from service.kafka.consumer import ConsumerLoop
 from service.kafka.relay import Relay
@@ -50,6 +51,7 @@ class App:
         self._stop = asyncio.Event()
         self._loop: ConsumerLoop | None = None
         self._relay: Relay | None = None
+        self._runner: JobRunner | None = None
         self.http: HealthServer | None = None
 
     def stop(self) -> None:
@@ -80,20 +82,28 @@ class App:
         self._loop = loop = ConsumerLoop(s, consumer, pool, Processor(s, registry), relay, catalog)
         consumer.subscribe([s.input_topic], listener=loop.listener())
         await consumer.start()
+        self._runner = runner = JobRunner(s, pool, registry, catalog, relay.wake)
         self.http = HealthServer(s.http_host, s.http_port, self._ready)
         await self.http.start()
         log.info("service started", input_topic=s.input_topic, group=s.group_id, dialects=registry.names())
         relay_task = asyncio.create_task(relay.run(), name="relay")
         loop_task = asyncio.create_task(loop.run(), name="consumer")
+        jobs_task = asyncio.create_task(runner.run(), name="import-jobs")
         stop_task = asyncio.create_task(self._stop.wait(), name="stop")
         try:
-            done, _ = await asyncio.wait({relay_task, loop_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {relay_task, loop_task, jobs_task, stop_task}, return_when=asyncio.FIRST_COMPLETED
+            )
             for task in done - {stop_task}:
                 task.result()  # a crashed task is a crashed service
         finally:
             log.info("service stopping")
             loop.stop()
-            await asyncio.wait({loop_task}, timeout=30)
+            runner.stop()  # the job in flight stops at its next step and gives its lease back
+            await asyncio.wait({loop_task, jobs_task}, timeout=30)
+            if not jobs_task.done():  # its lease runs out and another replica resumes the job
+                jobs_task.cancel()
+                await asyncio.wait({jobs_task}, timeout=5)
             relay.stop()
             await asyncio.wait({relay_task}, timeout=5)
             await relay.drain(timeout_s=10)

@@ -13,6 +13,8 @@ from pydantic import SecretStr
 
 from service.catalog import cli as catalog_cli
 from service.config import DEV_ENV_FILE, Settings
+from service.imports import cli as imports_cli
+from service.imports import jobs_cli
 from service.ops import dnc as dnc_cli
 from service.ops import logs
 
@@ -47,6 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("config-table", help="print the README's configuration table")
     catalog_cli.register(sub)
     dnc_cli.register(sub)
+    imports_cli.register(sub)
+    jobs_cli.register(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -56,6 +60,17 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(prepare_database(settings))
         asyncio.run((dnc_cli if args.command == dnc_cli.COMMAND else catalog_cli).run(settings, args))
+    elif args.command in imports_cli.COMMANDS:
+        if args.command == "file-server":
+            from service.app import prepare_database
+
+            asyncio.run(prepare_database(settings))
+        return asyncio.run(imports_cli.run(settings, args))
+    elif args.command == jobs_cli.COMMAND:
+        from service.app import prepare_database
+
+        asyncio.run(prepare_database(settings))
+        return asyncio.run(jobs_cli.run(settings, args))
     elif args.command == "config-table":
         from service.config import markdown_table
 
@@ -117,6 +132,10 @@ def _dev(settings: Settings, kafka_port: int) -> None:
         database = Database(state / "pg")
         overrides["database_url"] = SecretStr(database.start())
         print(f"embedded Postgres in {database.path}", file=sys.stderr)
+    if "CIS_IMPORT_SECRET_KEY" not in os.environ:
+        from service.imports.secrets import dev_key
+
+        overrides["import_secret_key"] = SecretStr(dev_key(state))
     env_file = Path(DEV_ENV_FILE)
     env_file.parent.mkdir(parents=True, exist_ok=True)
     env_file.write_text(

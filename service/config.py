@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
@@ -39,6 +41,9 @@ class Settings(BaseSettings):
     input_topic: str = Field("contact-imports", description="Topic the import events are read from.")
     results_topic: str = Field("contact-import-results", description="Topic the outcome events go to.")
     dead_letter_topic: str = Field("contact-imports-dlq", description="Topic undecodable messages go to.")
+    jobs_topic: str = Field(
+        "contact-import-jobs", description="Topic file-import job events go to (accepted, progress, completed)."
+    )
     topic_partitions: int = Field(6, description="Partitions when the service creates its topics.")
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
 
@@ -93,6 +98,32 @@ class Settings(BaseSettings):
     relay_batch: int = Field(5000, description="Most outbox rows relayed per round.")
     relay_idle_ms: int = Field(200, description="Outbox poll interval when nothing was signalled.")
 
+    # File imports: sources and formats
+    import_max_bytes: int = Field(536_870_912, description="Largest file an import may fetch (bytes).")
+    import_timeout_s: float = Field(
+        900.0, description="Most seconds an import may spend waiting on its source (connect and reads)."
+    )
+    import_allow_private_networks: bool = Field(
+        False, description="Let imports fetch from loopback, link-local and private addresses."
+    )
+    import_allowed_networks: str | None = Field(
+        None, description="Networks imports may reach even when private ones are refused (CIDR, comma separated)."
+    )
+    import_allowed_schemes: str = Field(
+        "http,https,ftp,sftp", description="URL schemes an import may fetch from, comma separated."
+    )
+    import_ca_file: Path | None = Field(
+        None, description="CA bundle https import sources are verified against (default: certifi's)."
+    )
+    import_secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key(s) sealing stored source credentials, comma separated; the first seals "
+        "(generate: contact-import secret-key). `make run` keeps one in the state folder.",
+    )
+    import_spool_dir: Path | None = Field(
+        None, description="Folder for spooled XLSX downloads (default: the system's temporary folder)."
+    )
+
     # HTTP (metrics and health)
     http_host: str = Field("0.0.0.0", description="Address of the metrics and health endpoint.")
     http_port: int = Field(8080, description="Port of /metrics, /healthz and /readyz.")
@@ -102,6 +133,37 @@ class Settings(BaseSettings):
     schema_dir: Path = Field(REPO_SCHEMAS, description="Folder holding the dialects' JSON Schemas.")
     state_dir: Path = Field(Path(".state"), description="Folder for the embedded broker and database.")
     failpoint: str | None = Field(None, description="Test only: exit hard (os._exit) at this named point.")
+
+    # File imports: jobs
+    import_poll_s: float = Field(1.0, description="How often each replica looks for due import jobs.")
+    import_rows_per_tx: int = Field(1000, description="File rows applied per transaction (the checkpoint step).")
+    import_progress_every: int = Field(10_000, description="A job progress event every this many rows.")
+    import_lease_s: float = Field(
+        30.0, description="A running job's lease; a replica that stops renewing it loses the job to another."
+    )
+    import_max_rows: int = Field(
+        1_000_000, description="Most data rows in one import file (iSales: 500,000, the seed's cap)."
+    )
+    import_timezone: str = Field(
+        "UTC", description="Time zone of importWS exetime and iSales hour/minute (an IANA name)."
+    )
+
+    @field_validator("import_allowed_networks")
+    @classmethod
+    def _networks(cls, value: str | None) -> str | None:
+        for item in (value or "").split(","):
+            if item.strip():
+                ipaddress.ip_network(item.strip(), strict=False)  # ValueError names the bad network
+        return value
+
+    @field_validator("import_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)  # an unknown zone fails at start-up, not when a job is scheduled
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+        return value
 
     def kafka_common(self) -> dict[str, object]:
         """Connection arguments shared by every aiokafka client."""

@@ -12,6 +12,7 @@ _hits = 0
 BEFORE_DB_COMMIT = "before_db_commit"
 AFTER_DB_COMMIT = "after_db_commit"
 AFTER_PUBLISH = "after_publish"
+IMPORT_AFTER_COMMIT = "import_after_commit"  # a file-import job committed a step of rows
 
 
 def hit(name: str) -> None:

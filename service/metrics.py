@@ -74,3 +74,9 @@ OUTBOX_PENDING = Gauge(
 PUBLISH_ERRORS = Counter(
     "contact_import_publish_errors_total", "Relay rounds that failed and will be retried.", registry=REGISTRY
 )
+IMPORT_JOBS = Counter(
+    "contact_import_jobs_total",
+    "File-import jobs that ended, by final state (completed, failed, cancelled).",
+    ["state"],
+    registry=REGISTRY,
+)

@@ -31,6 +31,7 @@ def make_settings(bootstrap: str, dsn: str, tag: str, **overrides: Any) -> Setti
         "input_topic": f"in-{tag}",
         "results_topic": f"out-{tag}",
         "dead_letter_topic": f"dlq-{tag}",
+        "jobs_topic": f"jobs-{tag}",
         "topic_partitions": 3,
         "database_url": SecretStr(dsn),
         "http_host": "127.0.0.1",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from service.catalog.model import Catalog
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord
 from service.model.dnc import DncChange
+from service.model.job import ImportRequest
 from service.model.outcome import Outcome
 from service.pipeline.envelope import Envelope
 
@@ -41,9 +42,9 @@ class Login:
 
 @dataclass(slots=True)
 class Parsed:
-    """One input record: either ready for the store or rejected, with warnings either way."""
+    """One input record: ready for the store, a file to import (a job), or rejected; warnings either way."""
 
-    record: ContactRecord | Rejected
+    record: ContactRecord | Rejected | ImportRequest
     warnings: list[ErrorDetail] = field(default_factory=list)
     change: DncChange | None = None  # a do-not-call change (dnc.v1); ``record`` then only names it
     login: Login | None = None
@@ -65,4 +66,32 @@ class Dialect(Protocol):
 
     def native(self, outcome: Outcome) -> Any:
         """The vendor-shaped response for one outcome (``None`` when the dialect has none)."""
+        ...
+
+
+class RowReader(Protocol):
+    """Turns the data rows of a job's file into records of the dialect."""
+
+    @property
+    def header_rows(self) -> int:
+        """Physical rows before the first data row (row 1 names the columns)."""
+        ...
+
+    def parse(self, header: list[str], number: int, cells: list[str]) -> Parsed:
+        """One data row (``number``: its physical row in the file); never raises for bad input."""
+        ...
+
+    def too_many_rows(self, limit: int) -> ErrorDetail:
+        """Why a file with more than ``limit`` data rows is refused (nothing is imported)."""
+        ...
+
+
+@runtime_checkable
+class FileImports(Protocol):
+    """A dialect whose events may ask for a file import (an import job)."""
+
+    def rows_reader(
+        self, tenant: str, campaign: str, options: dict[str, Any], catalog: Catalog
+    ) -> RowReader | ErrorDetail:
+        """The reader for a job of this dialect, or why the job cannot run (the campaign is gone)."""
         ...

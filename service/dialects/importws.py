@@ -4,9 +4,10 @@ One event is one ``importWS(orgidentity, usertype, user, pwdtype, password, mode
 context, …, changepackage)`` call: the 21 parameters as a JSON object, or the URL-encoded
 ``EVENT=Import&orgidentity=…`` string exactly as seed 001 shows it. The caller must be a user of the
 tenant ``orgidentity`` (plaintext or MD5 password); ``model_id`` names the campaign; ``source=data``
-imports the one customer in ``context`` (importws_record.py). File imports (``source=http|ftp``) are
-checked and then refused, as they are not available yet. The native response is the seed's string,
-``|Retuen|1|Retuen|Success`` or ``|Retuen|2|Retuen|<reason>`` ("Retuen" as the seeds spell it).
+imports the one customer in ``context`` (importws_record.py); ``source=http|ftp`` starts an import job
+for the CSV file ``context`` names (importws_file.py). The native response is the seed's string,
+``|Retuen|1|Retuen|Success`` (``|Retuen|1|Retuen|<job id>`` for a file import) or
+``|Retuen|2|Retuen|<reason>`` ("Retuen" as the seeds spell it).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from service.catalog.model import Catalog
-from service.dialects import importws_params, importws_record
+from service.dialects import importws_file, importws_params, importws_record
 from service.dialects.base import AUTH_FAILED, Login, Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.outcome import Outcome, Status
@@ -23,6 +24,7 @@ from service.pipeline.envelope import Envelope
 from service.pipeline.validate import definition, load_validator
 
 SUCCESS = "|Retuen|1|Retuen|Success"
+ACCEPTED = "|Retuen|1|Retuen|{job_id}"  # source=http|ftp: the import job's id (seed 000)
 FAILURE = "|Retuen|2|Retuen|{reason}"
 
 
@@ -39,7 +41,15 @@ class ImportWS:
         """One record per event (``source=data`` is "one data at a time")."""
         return [self._one(envelope, catalog)]
 
+    def rows_reader(
+        self, tenant: str, campaign: str, options: dict[str, Any], catalog: Catalog
+    ) -> importws_file.RowReader | ErrorDetail:
+        """How a file job's rows become customers (base.FileImports)."""
+        return importws_file.rows_reader(tenant, campaign, options, catalog)
+
     def native(self, outcome: Outcome) -> Any:
+        if outcome.status is Status.ACCEPTED:
+            return ACCEPTED.format(job_id=outcome.details["job_id"])
         if outcome.status is not Status.FAILED:
             return SUCCESS
         reason = outcome.errors[0].message if outcome.errors else "import failed"
@@ -66,9 +76,9 @@ class ImportWS:
             message = f"campaign {campaign_id[:64]!r} not found"
             return rejected(_err("campaign_not_found", "/model_id", message), login=login)
         if params["source"].lower() != "data":
-            message = "file imports (source=http or ftp) are not available yet; send one customer with source=data"
-            return rejected(_err("file_import_unavailable", "/source", message), login=login)
-        parsed = importws_record.build(tenant, campaign, params, read.warnings)
+            parsed = importws_file.request(tenant, campaign, params, read.warnings)
+        else:
+            parsed = importws_record.build(tenant, campaign, params, read.warnings)
         parsed.login = login
         return parsed
 

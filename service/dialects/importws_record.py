@@ -55,7 +55,13 @@ class Values:
 
 def build(tenant: str, campaign: Campaign, params: Mapping[str, str], warnings: list[ErrorDetail]) -> Parsed:
     """The record for ``source=data``, or why there is none."""
-    values = context_values(campaign, params["context"])
+    return from_values(tenant, campaign, context_values(campaign, params["context"]), params, warnings)
+
+
+def from_values(
+    tenant: str, campaign: Campaign, values: Values, params: Mapping[str, str], warnings: list[ErrorDetail]
+) -> Parsed:
+    """The record for one customer's values (``context``, or a file row) with the request's options."""
     warnings = [*warnings, *values.warnings]
     phone, errors, more = _phone(campaign, values, params)
     warnings += more
@@ -100,11 +106,11 @@ def context_values(campaign: Campaign, context: str) -> Values:
             message = f"item {position} of context is not field=value"
             out.errors.append(_err("bad_context", "/context", message))
             continue
-        _put(campaign, out, name, value)
+        put(campaign, out, name, value)
     return out
 
 
-def _put(campaign: Campaign, out: Values, name: str, value: str) -> None:
+def put(campaign: Campaign, out: Values, name: str, value: str) -> None:
     fname = field_of(campaign, name)
     if fname is not None:
         if fname in out.fields:

@@ -3,8 +3,10 @@
 Two event shapes, told apart by their keys:
 
 * the file-import request ``{vdnId, campaignId, serverId, filePath, fileName, hour, minute}``: validated
-  with the seed's error codes; fetching the file from the SFTP server is not available yet, so a valid
-  request gives one FAILED outcome ``isales.file_import_unavailable`` (nothing is pretended);
+  with the seed's error codes, then an import job for the file on the tenant's SFTP file server
+  ``serverId`` (at the next ``hour:minute`` when given, else now); its outcome is ACCEPTED with the job id
+  as ``importTaskId``, and each row of the file (the same template columns, row 1 naming them) is
+  then a record like an event row, at most 500,000 per file (more: the job fails with ``02000011``);
 * template rows ``{vdnId, campaignId, rows: [{sessionId, called, caller, callData, customField,
   recycleTime}]}``: one record per row, keyed by ``sessionId``, else the first ``calledNo``, upserted.
 
@@ -13,6 +15,7 @@ The tenant is the CloudEvents ``tenant`` attribute; ``campaignId`` must be a cam
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from service.dialects import isales_rules as rules
 from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord, DialListMode, Policy, WriteMode
+from service.model.job import ImportRequest, Schedule
 from service.model.outcome import Outcome, Status
 from service.pipeline.envelope import Envelope
 from service.pipeline.validate import definition, load_validator
@@ -33,12 +37,9 @@ TENANT_MISSING = ErrorDetail(
     "/",
     "The CloudEvents attribute 'tenant' is required: it names the tenant that owns the campaign.",
 )
-FILE_IMPORT_UNAVAILABLE = ErrorDetail(
-    "isales.file_import_unavailable",
-    "/",
-    "Importing a file from an SFTP file server is not available yet: nothing was imported. "
-    "Send the template rows in the event ('rows') instead.",
-)
+TEMPLATE = ("sessionId", "called", "caller", "callData", "customField", "recycleTime")
+_TEMPLATE_NAMES = {name.lower(): name for name in TEMPLATE}
+EMPTY_CELLS = frozenset({"", "-"})  # the template shows optional columns left out as "-"
 NOT_AN_OBJECT = rules.error(rules.WRONG_TYPE, "/", "The event data must be a JSON object.")
 COMBINED = rules.error(
     rules.COMBINATION,
@@ -49,6 +50,7 @@ SUCCESS_TEXT = {
     Status.ADDED: "The outbound call data was imported.",
     Status.UPDATED: "The outbound call data was updated.",
     Status.UNCHANGED: "The outbound call data is unchanged.",
+    Status.ACCEPTED: "Exporting data... View details in Import Result.",  # the seed's response example
 }
 
 
@@ -75,7 +77,33 @@ class ISales:
 
     def _file_request(self, tenant: str | None, data: dict[str, Any], catalog: Catalog) -> Parsed:
         errors = self._context(tenant, data, catalog, rules.check(self._file, data))
-        return Parsed(Rejected(errors or [FILE_IMPORT_UNAVAILABLE], tenant, _campaign(data)))
+        campaign = _campaign(data)
+        if errors:
+            return Parsed(Rejected(errors, tenant, campaign))
+        assert tenant is not None and campaign is not None
+        name: str = data["fileName"]
+        at = (int(data["hour"]), int(data["minute"])) if data.get("hour") is not None else None
+        request = ImportRequest(
+            tenant=tenant,
+            campaign=campaign,
+            source_kind="sftp",
+            format="xlsx" if name.lower().endswith(".xlsx") else "csv",
+            server_id=data["serverId"],
+            file_path=data.get("filePath") or None,
+            file_name=name,
+            schedule=Schedule(hour_minute=at),
+            max_rows=rules.MAX_ROWS,
+        )
+        return Parsed(request)
+
+    def rows_reader(
+        self, tenant: str, campaign: str, options: dict[str, Any], catalog: Catalog
+    ) -> RowReader | ErrorDetail:
+        """How a file job's rows become records (base.FileImports)."""
+        if catalog.campaign(tenant, campaign) is None:
+            detail = f"The campaign '{campaign}' does not exist for tenant '{tenant}'."
+            return rules.error(rules.WRONG_VALUE, "/campaignId", detail)
+        return RowReader(self, tenant, campaign)
 
     def _rows(self, tenant: str | None, data: dict[str, Any], catalog: Catalog) -> list[Parsed]:
         rows = data["rows"]
@@ -88,7 +116,7 @@ class ISales:
             count = len(rows) if isinstance(rows, list) and rows else 1
             return [Parsed(Rejected(errors, tenant, campaign, rules.guess_key(rows, i))) for i in range(count)]
         assert tenant is not None and campaign is not None
-        return [self._one(tenant, campaign, i, row) for i, row in enumerate(rows)]
+        return [self.row(tenant, campaign, i, row) for i, row in enumerate(rows)]
 
     def _context(
         self, tenant: str | None, data: dict[str, Any], catalog: Catalog, errors: list[ErrorDetail]
@@ -107,7 +135,8 @@ class ISales:
         detail = f"The campaign '{campaign}' does not exist for tenant '{tenant}'."
         return [*out, rules.error(rules.WRONG_VALUE, "/campaignId", detail)]
 
-    def _one(self, tenant: str, campaign: str, index: int, raw: Any) -> Parsed:
+    def row(self, tenant: str, campaign: str, index: int, raw: Any) -> Parsed:
+        """One template row (``index``: its place in ``rows``, or its row number in a file)."""
         base = ("rows", index)
         errors = rules.check(self._row, raw, base)
         if not isinstance(raw, dict):
@@ -132,8 +161,33 @@ class ISales:
             desc = first.message if first is not None else rules.SEED_TEXT[rules.GENERIC]
         else:
             code, desc = rules.SUCCESS, SUCCESS_TEXT.get(outcome.status, "Success.")
-        # importTaskId names a file-import task; none exists until file imports do
-        return {"resultCode": code, "resultDesc": desc, "importTaskId": None, "returnCode": code, "returnDesc": desc}
+        # importTaskId names the file-import task: the request's and its rows' outcomes carry it
+        task = outcome.details.get("job_id")
+        return {"resultCode": code, "resultDesc": desc, "importTaskId": task, "returnCode": code, "returnDesc": desc}
+
+
+@dataclass(frozen=True, slots=True)
+class RowReader:
+    """The rows of a job's .xlsx/.csv file: row 1 names the template columns (any case), one record per
+    further row. An empty cell (or the template's ``-``) is a value not given."""
+
+    isales: ISales
+    tenant: str
+    campaign: str
+    header_rows: int = 1
+
+    def parse(self, header: list[str], number: int, cells: list[str]) -> Parsed:
+        raw = {
+            _TEMPLATE_NAMES.get(name.strip().lower(), name.strip()): cell
+            for name, cell in zip(header, cells, strict=False)
+            if name.strip() and cell.strip() not in EMPTY_CELLS
+        }
+        return self.isales.row(self.tenant, self.campaign, number, raw)
+
+    def too_many_rows(self, limit: int) -> ErrorDetail:
+        return rules.error(
+            rules.TOO_MANY, "/fileName", f"A maximum of {limit:,} records can be imported using a file at a time."
+        )
 
 
 def _campaign(data: dict[str, Any]) -> str | None:

@@ -41,12 +41,12 @@ def consumer(settings: Settings, *topics: str, **overrides: object) -> AIOKafkaC
 
 
 async def ensure_topics(settings: Settings) -> None:
-    """Create the input, results and dead-letter topics when missing."""
+    """Create the input, results, dead-letter and jobs topics when missing."""
     admin = AIOKafkaAdminClient(**settings.kafka_common())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        wanted = [settings.input_topic, settings.results_topic, settings.dead_letter_topic]
+        wanted = [settings.input_topic, settings.results_topic, settings.dead_letter_topic, settings.jobs_topic]
         missing = [t for t in wanted if t not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):

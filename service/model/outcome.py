@@ -22,6 +22,7 @@ class Status(StrEnum):
     FAILED = "FAILED"
     SUPPRESSED = "SUPPRESSED"  # stored, but every valid phone is on a do-not-call list: nothing to dial
     REMOVED = "REMOVED"  # dnc.v1: the number left the list
+    ACCEPTED = "ACCEPTED"  # a file import was accepted as a job; each row gets its own outcome later
 
 
 class ErrorModel(BaseModel):

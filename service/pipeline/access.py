@@ -28,6 +28,7 @@ from service.dialects.base import AUTH_FAILED, Login, Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord
 from service.model.dnc import GLOBAL
+from service.model.job import ImportRequest
 from service.store import logins
 
 GLOBAL_DNC = ErrorDetail(
@@ -41,10 +42,12 @@ ATTRIBUTE_MISSING = ErrorDetail(
 )
 
 
-def names(record: ContactRecord | Rejected) -> tuple[str | None, str | None, str | None]:
-    """Tenant, campaign and UserData of a parsed record."""
+def names(record: ContactRecord | Rejected | ImportRequest) -> tuple[str | None, str | None, str | None]:
+    """Tenant, campaign and UserData of a parsed record (a file import request has no UserData)."""
     if isinstance(record, ContactRecord):
         return record.tenant, record.campaign, record.contact.user_data or None
+    if isinstance(record, ImportRequest):
+        return record.tenant, record.campaign, None
     return record.tenant, record.campaign, record.user_data
 
 

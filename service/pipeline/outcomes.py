@@ -12,10 +12,12 @@ import structlog
 
 from service.dialects.base import Dialect, Parsed, Rejected
 from service.errors import UndecodableMessage
+from service.model.job import ImportRequest
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
 from service.pipeline.envelope import Envelope
 from service.store.contacts import Applied
 from service.store.dnc import DncApplied
+from service.store.jobs import Job
 from service.store.outbox import OutMessage
 
 RESULT_TYPE = "contact-import.outcome.v1"
@@ -47,10 +49,13 @@ def build(
     processed_at: str,
     *,
     unclaimed: bool = False,
+    job: Job | None = None,
+    details: dict[str, Any] | None = None,
 ) -> Outcome:
-    """The outcome of one record. An unclaimed event's (denied, or an id conflict) outcome ids are
-    also derived from the message's position, so they never equal those of the event that owns the id;
-    a dry run's differ from the real run's."""
+    """The outcome of one record: ``applied`` for a stored record, ``job`` for an accepted file import;
+    ``details`` are added to the outcome's details (a file row's job and row number). An unclaimed
+    event's (denied, or an id conflict) outcome ids are also derived from the message's position, so
+    they never equal those of the event that owns the id; a dry run's differ from the real run's."""
     # model_construct: every value below is the service's own and already typed, and validating
     # them again per record cost more than the rest of building the outcome
     rec, change = parsed.record, parsed.change
@@ -87,9 +92,22 @@ def build(
             dry_run=env.dry_run,
             **common,
         )
+    elif isinstance(rec, ImportRequest):
+        assert job is not None
+        out = Outcome.model_construct(
+            tenant=rec.tenant,
+            campaign=rec.campaign,
+            status=Status.ACCEPTED,
+            details={
+                "job_id": job.id,
+                "due_at": job.due_at.isoformat().replace("+00:00", "Z"),
+                "source": job.location(),
+            },
+            **common,
+        )
     else:
         assert isinstance(applied, Applied)
-        details = {"moved_from": applied.moved_from} if applied.moved_from else {}
+        moved = {"moved_from": applied.moved_from} if applied.moved_from else {}
         out = Outcome.model_construct(
             tenant=rec.tenant,
             campaign=rec.campaign,
@@ -100,10 +118,12 @@ def build(
             dial_list=applied.dial_list,
             version=applied.version or None,
             record_id=applied.record_id,
-            details={**details, **applied.details},
+            details={**moved, **applied.details},
             dry_run=rec.policy.dry_run,
             **common,
         )
+    if details:
+        out.details = {**out.details, **details}
     try:
         out.native = dialect.native(out)
     except Exception:  # a dialect bug must not stop the stream: the outcome goes out without it

@@ -7,9 +7,9 @@ Everything before the transaction is pure, so a retried batch repeats no side ef
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Any, Protocol
 
 import asyncpg
 import structlog
@@ -21,7 +21,8 @@ from service.dialects.base import Parsed, Rejected
 from service.dialects.registry import Registry
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
-from service.pipeline import access, outcomes
+from service.model.job import ImportRequest
+from service.pipeline import access, intake, outcomes
 from service.pipeline.envelope import Envelope, decode
 from service.pipeline.nul import may_hold_nul, reject_nul
 from service.pipeline.phones import normalise_all
@@ -129,10 +130,7 @@ class Processor:
         parsed = access.enforce_tenants(self._s, env.topic, env.tenant, parsed, catalog)
         if may_hold_nul:
             parsed = reject_nul(env.data, parsed, self._registry.get(env.dialect).records_at)
-        parsed = _with_campaign_policy(parsed, catalog)
-        if self._s.phone_validation == "strict":
-            parsed = normalise_all(parsed, catalog, self._s.default_phone_region)
-        return _dry_run(env, parsed)
+        return _dry_run(env, refine(self._s, parsed, catalog))
 
     def _parse_dialect(self, env: Envelope, catalog: Catalog) -> list[Parsed]:
         dialect = self._registry.get(env.dialect)
@@ -196,20 +194,30 @@ class Processor:
             applied = await (self._apply_isolated(conn, fresh) if isolate else self._apply(conn, fresh))
             processed_at = outcomes.now_iso()
             out: list[outbox.OutMessage] = []
+            accepted: list[outbox.OutMessage] = []
             for e, results in zip(fresh, applied, strict=True):
                 dialect = self._registry.get(e.envelope.dialect)
                 it = iter(results)
                 for i, p in enumerate(e.parsed):
-                    a = next(it) if _stored(p) else None
-                    if isinstance(a, ErrorDetail):
-                        p, a = access.reject(p, a), None
-                    o = outcomes.build(dialect, e.envelope, i, p, a, processed_at, unclaimed=not e.claimed)
+                    p, a = settle(p, next(it) if _stored(p) else None)
+                    job = None
+                    if isinstance(request := p.record, ImportRequest):
+                        if e.envelope.dry_run:
+                            p = access.reject(p, DRY_RUN_IMPORT)
+                        else:
+                            taken = await intake.accept(conn, self._s, e.envelope, i, request)
+                            if isinstance(taken, ErrorDetail):
+                                p = access.reject(p, taken)
+                            else:
+                                job, event = taken
+                                accepted.append(event)
+                    o = outcomes.build(dialect, e.envelope, i, p, a, processed_at, unclaimed=not e.claimed, job=job)
                     tally = (e.envelope.dialect, o.status.value)
                     result.statuses[tally] = result.statuses.get(tally, 0) + 1
                     if o.errors:
                         result.failures.append((o.dialect, o.event_id, i, [err.code for err in o.errors]))
                     out.append(outcomes.to_message(o, self._s.results_topic, e.envelope, replayable=e.claimed))
-            await outbox.add(conn, out + dead)
+            await outbox.add(conn, out + accepted + dead)
             result.replayed = len(replays)
             if replays:
                 await outbox.replay(conn, self._s.results_topic, replays)
@@ -274,26 +282,57 @@ class Processor:
         for e in fresh:
             results: list[Result] = []
             for p in e.parsed:
-                if not _stored(p):
-                    continue
-                try:
-                    async with conn.transaction():
-                        if p.change is not None:
-                            results.extend(await dnc.apply(conn, [p.change]))
-                        else:
-                            assert isinstance(p.record, ContactRecord)
-                            results.extend(await contacts.apply(conn, [p.record]))
-                except (asyncpg.PostgresError, asyncpg.DataError) as exc:
-                    if not _is_data_error(exc):
-                        raise
-                    code = getattr(exc, "sqlstate", None) or "client"
-                    log.warning("record rejected by the database", event_id=e.envelope.event_id, sqlstate=code)
-                    results.append(ErrorDetail("store.rejected", "/", f"the database rejected the record ({code})"))
+                if p.change is not None:
+                    results += await _guarded(conn, dnc.apply(conn, [p.change]), event_id=e.envelope.event_id)
+                elif isinstance(p.record, ContactRecord):
+                    results += await _guarded(conn, contacts.apply(conn, [p.record]), event_id=e.envelope.event_id)
             out.append(results)
         return out
 
 
 Result = Applied | DncApplied | ErrorDetail
+DRY_RUN_IMPORT = ErrorDetail("import.dry_run", "/", "a dry run checks the request but schedules no import job")
+
+
+def refine(settings: Settings, parsed: list[Parsed], catalog: Catalog) -> list[Parsed]:
+    """What every record goes through after its dialect, from an event or a file row: its campaign's
+    match policy, and phone normalisation."""
+    parsed = _with_campaign_policy(parsed, catalog)
+    if settings.phone_validation == "strict":
+        parsed = normalise_all(parsed, catalog, settings.default_phone_region)
+    return parsed
+
+
+async def _guarded(conn: asyncpg.Connection, work: Awaitable[Sequence[Result]], **log_context: Any) -> list[Result]:
+    """``work`` in a savepoint; should the database reject its data, one ``store.rejected`` error."""
+    try:
+        async with conn.transaction():
+            return [*await work]
+    except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+        if not _is_data_error(exc):
+            raise
+        code = getattr(exc, "sqlstate", None) or "client"
+        log.warning("record rejected by the database", sqlstate=code, **log_context)
+        return [ErrorDetail("store.rejected", "/", f"the database rejected the record ({code})")]
+
+
+async def apply_guarded(conn: asyncpg.Connection, records: list[ContactRecord], **log_context: Any) -> list[Result]:
+    """All records at once in a savepoint; should the database reject the data, record by record."""
+    try:
+        async with conn.transaction():
+            return [*await contacts.apply(conn, records)]
+    except (asyncpg.PostgresError, asyncpg.DataError) as exc:
+        if not _is_data_error(exc):
+            raise
+        log.warning("database rejected the rows; applying record by record", error=type(exc).__name__)
+    return [r for record in records for r in await _guarded(conn, contacts.apply(conn, [record]), **log_context)]
+
+
+def settle(parsed: Parsed, applied: Result | None) -> tuple[Parsed, Applied | DncApplied | None]:
+    """A record the database rejected becomes a rejected record."""
+    if isinstance(applied, ErrorDetail):
+        return access.reject(parsed, applied), None
+    return parsed, applied
 
 
 def _stored(p: Parsed) -> bool:

@@ -4,6 +4,7 @@ produces (built with the service's own code and validated against the document's
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from collections.abc import Iterator
@@ -20,11 +21,13 @@ from referencing.jsonschema import DRAFT7
 from service.config import Settings
 from service.dialects import default_registry
 from service.errors import UndecodableMessage
+from service.model.job import ImportRequest, JobState
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
-from service.pipeline import outcomes
+from service.pipeline import job_events, outcomes
 from service.pipeline.envelope import Envelope
 from tests.deploy.asyncapi_schema import ASYNCAPI_3_0_0
 from tests.deploy.common import REPO, SCHEMAS, load_yaml
+from tests.jobs import job_for
 
 DOC_PATH = SCHEMAS / "asyncapi.yaml"
 NOT_DIALECTS = {"outcome.v1.json"}
@@ -178,6 +181,7 @@ def test_channels_and_operations(doc: dict[str, Any]) -> None:
         defaults["input_topic"].default,
         defaults["results_topic"].default,
         defaults["dead_letter_topic"].default,
+        defaults["jobs_topic"].default,
     }
     by_address = {c["address"]: name for name, c in doc["channels"].items()}
     actions: dict[str, set[str]] = {}
@@ -197,6 +201,7 @@ def test_channels_and_operations(doc: dict[str, Any]) -> None:
         defaults["input_topic"].default: {"receive"},
         defaults["results_topic"].default: {"send"},
         defaults["dead_letter_topic"].default: {"send"},
+        defaults["jobs_topic"].default: {"send"},
     }
     assert set(doc["channels"][by_address["contact-imports"]]["messages"]) == {
         m["$ref"].rsplit("/", 1)[1]
@@ -250,8 +255,15 @@ def _outcome(status: Status, **extra: Any) -> Outcome:
             native={"records": [], "count": 1, "status": 200},
         ),
         _outcome(Status.FAILED, errors=[ErrorModel(code="pattern", path="/contacts/2/phones/0/number", message="x")]),
+        _outcome(
+            Status.ACCEPTED,
+            tenant="team1",
+            campaign="C1",
+            details={"job_id": "6f1c", "due_at": "2026-01-01T00:00:00Z", "source": "http://files/a.csv"},
+            native="|Retuen|1|Retuen|6f1c",
+        ),
     ],
-    ids=["added", "failed-without-user-data"],
+    ids=["added", "failed-without-user-data", "accepted-file-import"],
 )
 def test_real_outcome_messages_match_the_document(outcome: Outcome) -> None:
     message = outcomes.to_message(outcome, "contact-import-results", _envelope())
@@ -266,6 +278,23 @@ def test_outcome_schema_mirrors_the_model() -> None:
     assert schema["properties"]["status"]["enum"] == [s.value for s in Status]
     assert set(schema["$defs"]["error"]["properties"]) == set(ErrorModel.model_fields)
     assert set(schema["properties"]["source"]["properties"]) == set(Source.model_fields)
+
+
+@pytest.mark.parametrize("kind", ["accepted", "progress", "completed", "failed", "cancelled"])
+def test_real_job_events_match_the_document(kind: job_events.Kind) -> None:
+    env = Envelope("isales-file-1", "crm", "isales", {}, "contact-imports", 1, 7, 1_760_000_000_000, None, "acme")
+    request = ImportRequest("acme", "C-1", "sftp", "xlsx", server_id="srv-1", file_path="/in", file_name="a.xlsx")
+    job = job_for(env, request)
+    if kind == "failed":
+        job = dataclasses.replace(job, state=JobState.FAILED, error_code="02000011", error_message="too many")
+    message = job_events.message("contact-import-jobs", job, kind)
+    assert _errors("/components/messages/jobEvent/payload", orjson.loads(message.payload)) == []
+    assert _errors("/components/messages/jobEvent/headers", dict(message.headers)) == []
+    assert (
+        message.key == job.id.encode() and orjson.loads(message.payload)["data"]["source"] == "sftp://srv-1/in/a.xlsx"
+    )
+    wrong = {**orjson.loads(message.payload), "data": {**orjson.loads(message.payload)["data"], "event": "paused"}}
+    assert _errors("/components/messages/jobEvent/payload", wrong), "the event kind is an enum"
 
 
 @pytest.mark.parametrize("reason", ["too_large", "not_json", "bad_envelope", "unknown_dialect", "too_deep"])

@@ -15,13 +15,13 @@ import asyncpg
 from service.catalog import store as catalog
 from service.catalog.model import Campaign
 from service.config import Settings
+from service.model.job import job_id
 from tests.support import ServiceProcess, cloudevent, outcomes, produce
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "importws"
 TENANT = "team1"
 KEY = TENANT.encode()
 SUCCESS = "|Retuen|1|Retuen|Success"
-UNAVAILABLE = "file imports (source=http or ftp) are not available yet; send one customer with source=data"
 FIELDS = {"name": "Name", "phone1": "Contact1", "prio": "Dialer Priority", "dialtime": "Dialer Schedule"}
 
 
@@ -143,7 +143,7 @@ async def test_both_forms_credentials_and_failures(
         "query": ("ADDED", SUCCESS),
         "m": ("FAILED", "|Retuen|2|Retuen|parameter dupdiallist is missing (send an empty string for no value)"),
         "wrong": ("FAILED", "|Retuen|2|Retuen|authentication failed"),
-        "http": ("FAILED", f"|Retuen|2|Retuen|{UNAVAILABLE}"),
+        "http": ("ACCEPTED", f"|Retuen|1|Retuen|{job_id(TENANT, 'tests', 'http', 0)}"),  # test_import_jobs.py
         "seed": ("FAILED", "|Retuen|2|Retuen|authentication failed"),
     }
     assert got["m"]["errors"] == [
@@ -154,7 +154,6 @@ async def test_both_forms_credentials_and_failures(
         }
     ]
     assert got["wrong"]["errors"][0]["code"] == "auth.failed"
-    assert got["http"]["errors"][0]["code"] == "importws.file_import_unavailable"
     assert [w["code"] for w in got["json"]["warnings"]] == ["importws.unknown_field"]
 
     ada = await conn.fetchval("SELECT data FROM customers WHERE tenant = $1 AND user_data = 'U1'", TENANT)

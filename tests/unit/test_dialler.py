@@ -505,6 +505,7 @@ def test_every_schema_valid_event_maps_to_the_canonical_model(data: dict[str, An
     if isinstance(rec, Rejected):  # only a calendar-impossible date, which the pattern cannot express
         assert {e.code for e in rec.errors} == {"dialler.bad_datetime"}, rec.errors
         return
+    assert isinstance(rec, ContactRecord)
     contact = _contact_of(data)
     assert rec.contact.name == contact["Name"]
     assert [p.type for p in rec.contact.phones] == [f for f in PHONES if str(contact.get(f) or "").strip()]

@@ -25,11 +25,13 @@ from service.dialects.importws import ImportWS
 from service.dialects.importws_params import PARAMETERS, canonical, decode_query
 from service.errors import ErrorDetail
 from service.model.contact import ChangePackage, ContactRecord, DialListMode, Phone, WriteMode
-from service.model.outcome import Outcome, Status
+from service.model.job import ImportRequest
+from service.model.outcome import Outcome, Source, Status
 from service.pipeline import outcomes
 from service.pipeline.envelope import Envelope
 from service.pipeline.validate import definition, load_validator, schema_errors
 from service.store.contacts import Applied
+from tests.jobs import job_for as _job
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "importws"
 ADAPTER = ImportWS(REPO_SCHEMAS)
@@ -139,6 +141,15 @@ def _as_json(parsed: Parsed) -> dict[str, Any]:
     if isinstance(rec, ContactRecord):
         body: dict[str, Any] = {"record": rec.model_dump(mode="json")}
         body["record"]["policy"]["success_statuses"] = sorted(body["record"]["policy"]["success_statuses"])
+    elif isinstance(rec, ImportRequest):
+        fields = {k: getattr(rec, k) for k in ("tenant", "campaign", "source_kind", "format", "url", "options")}
+        body = {
+            "import": {
+                **fields,
+                "login": rec.username is not None,
+                "at": rec.schedule.at and rec.schedule.at.isoformat(),
+            }
+        }
     else:
         errors = [e.as_dict() for e in rec.errors]
         body = {
@@ -154,8 +165,11 @@ def _golden_result(case: Path) -> dict[str, Any]:
     parsed = ADAPTER.parse(env, GOLDEN_CATALOG)
     results = []
     for i, p in enumerate(parsed):
-        applied = Applied(Status.ADDED, {}, 1, []) if isinstance(p.record, ContactRecord) else None
-        out = outcomes.build(ADAPTER, env, i, p, applied, "2026-01-01T00:00:00.000Z")
+        if isinstance(p.record, ImportRequest):  # the job the processor stores for it
+            out = outcomes.build(ADAPTER, env, i, p, None, "2026-01-01T00:00:00.000Z", job=_job(env, p.record))
+        else:
+            applied = Applied(Status.ADDED, {}, 1, []) if isinstance(p.record, ContactRecord) else None
+            out = outcomes.build(ADAPTER, env, i, p, applied, "2026-01-01T00:00:00.000Z")
         results.append({**_as_json(p), "status": out.status.value, "native": out.native})
     return {"records": results}
 
@@ -348,10 +362,56 @@ def test_modeltype_is_campaign_in_any_case_and_the_campaign_must_exist() -> None
         {"source": "ftp", "context": "http://192.168.1.88/xxx.csv", "exetime": "2026-05-01 08:00:00", "delrow": "2"},
     ],
 )
-def test_file_imports_are_checked_then_refused_never_reported_as_success(changes: dict[str, str]) -> None:
-    code, path, message = _first(_params(**changes))
-    assert (code, path) == ("importws.file_import_unavailable", "/source")
-    assert ADAPTER.native(_outcome(Status.FAILED, _errors(_params(**changes)))) == f"|Retuen|2|Retuen|{message}"
+def test_file_imports_become_import_requests_answered_with_the_job_id(changes: dict[str, str]) -> None:
+    parsed = _parse(_params(**changes, source_user="fileuser", source_pwd="filepwd"))
+    req = parsed.record
+    assert isinstance(req, ImportRequest), req
+    assert (req.tenant, req.campaign, req.format, req.url) == ("t1", "C1", "csv", changes["context"])
+    assert req.source_kind == ("ftp" if changes["context"].startswith("ftp") else "http")
+    assert req.username == "fileuser" and req.password is not None and req.password.get_secret_value() == "filepwd"
+    assert "filepwd" not in repr(req)
+    exetime = changes["exetime"]
+    assert req.schedule.at == (datetime(2026, 5, 1, 8) if exetime.startswith("2026") else None)
+    assert req.options["delrow"] == int(changes["delrow"] or 0) and req.options["dupway"] == "update"
+    accepted = Outcome(
+        outcome_id="o",
+        event_id="ev-1",
+        record_index=0,
+        dialect="importws",
+        status=Status.ACCEPTED,
+        details={"job_id": "J-1"},
+        source=Source(topic="in", partition=0, offset=3),
+        received_at="",
+        processed_at="",
+    )
+    assert ADAPTER.native(accepted) == "|Retuen|1|Retuen|J-1"
+
+
+def test_a_url_that_cannot_be_split_is_a_bad_context() -> None:
+    assert _first(_params(source="http", context="http://[files/a.csv"))[:2] == ("importws.bad_value", "/context")
+
+
+def test_credentials_in_the_url_are_moved_out_of_it() -> None:
+    req = _parse(_params(source="http", context="http://u%40x:p%3Aw@files.example:8080/a.csv?x=1")).record
+    assert isinstance(req, ImportRequest)
+    assert req.url == "http://files.example:8080/a.csv?x=1" and req.username == "u@x"
+    assert req.password is not None and req.password.get_secret_value() == "p:w"
+
+
+def test_a_file_row_maps_its_columns_like_context_names() -> None:
+    reader = ADAPTER.rows_reader("t1", "C1", {"delrow": 1, "phone_field": "Contact1", "dupway": "update"}, CATALOG)
+    assert not isinstance(reader, ErrorDetail) and reader.header_rows == 1
+    parsed = reader.parse(["UserData", "Name", "Contact1", "Tier", ""], 7, ["U7", "Ada", "+44 20 1234", "gold", "x"])
+    rec = parsed.record
+    assert isinstance(rec, ContactRecord)
+    assert rec.contact.user_data == "U7" and rec.contact.name == "Ada" and rec.contact.attributes == {"Tier": "gold"}
+    assert [p.number for p in rec.contact.phones] == ["+44201234"]
+    bad = reader.parse(["UserData", "Contact1"], 9, ["U9", "not a phone"]).record
+    assert isinstance(bad, Rejected) and [(e.code, e.path) for e in bad.errors] == [("importws.bad_phone", "/rows/9")]
+    assert ADAPTER.rows_reader("t1", "C9", {}, CATALOG) == ErrorDetail(
+        "importws.campaign_not_found", "/model_id", "campaign 'C9' not found"
+    )
+    assert ADAPTER.rows_reader("t1", "C1", {"delrow": 3}, CATALOG).header_rows == 3  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize(
@@ -642,7 +702,7 @@ def test_a_schema_invalid_parameter_fails_with_a_code_naming_it(data: dict[str, 
         params[name] = value
     rec = _parse(params).record
     if SCHEMA.is_valid(params):
-        assert isinstance(rec, ContactRecord | Rejected)  # a valid value: see the property above
+        assert isinstance(rec, ContactRecord | Rejected | ImportRequest)  # a valid value: see the properties above
         return
     assert isinstance(rec, Rejected) and rec.errors
     assert all(e.code.startswith(CODE_PREFIXES) for e in rec.errors)

@@ -20,11 +20,13 @@ from service.dialects.base import Parsed, Rejected
 from service.dialects.isales import ISales
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord, DialListMode, WriteMode
+from service.model.job import ImportRequest, job_id
 from service.model.outcome import Outcome, Status
 from service.pipeline import outcomes
 from service.pipeline.envelope import Envelope
 from service.pipeline.validate import definition, load_validator
 from service.store.contacts import Applied
+from tests.jobs import job_for
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "isales"
 ADAPTER = ISales(REPO_SCHEMAS)
@@ -58,6 +60,9 @@ def _golden(name: str) -> dict[str, Any]:
 
 
 def _outcome(parsed: Parsed, status: Status = Status.ADDED) -> Outcome:
+    if isinstance(parsed.record, ImportRequest):  # as the processor does once it stored the job
+        job = job_for(_env({}), parsed.record)
+        return outcomes.build(ADAPTER, _env({}), 0, parsed, None, "2024-01-01T00:00:00.000Z", job=job)
     applied = None if isinstance(parsed.record, Rejected) else Applied(status, {}, 1, [])
     return outcomes.build(ADAPTER, _env({}), 0, parsed, applied, "2024-01-01T00:00:00.000Z")
 
@@ -101,7 +106,7 @@ def test_golden_template_rows_map_to_the_canonical_model() -> None:
     assert set(native) == _seed_response_keys()
 
 
-def test_golden_file_import_request_fails_once_with_a_clear_code() -> None:
+def test_golden_file_import_request_is_accepted_as_an_import_job() -> None:
     golden = _golden("file_import.expected.json")
     event = _expand(golden["event"])
     assert event["data"]["fileName"] == "demogl50w.xlsx"  # the seed's request body, merged in
@@ -387,14 +392,51 @@ def test_a_bad_file_import_request_fails_once_with_the_seed_code(data: dict[str,
         {"fileName": "Demo.CSV"},
     ],
 )
-def test_a_valid_file_import_request_is_one_failed_outcome_never_a_pretended_success(extra: dict[str, Any]) -> None:
+def test_a_valid_file_import_request_is_an_import_job_answered_with_its_task_id(extra: dict[str, Any]) -> None:
     parsed = ADAPTER.parse(_env(_file(**extra)), CATALOG)
     assert len(parsed) == 1
-    bad = _rejected(parsed[0])
-    assert [e.code for e in bad.errors] == ["isales.file_import_unavailable"]
-    assert bad.user_data is None and bad.campaign == "C-1"
-    native = ADAPTER.native(_outcome(parsed[0]))
-    assert native["resultCode"] == "0200001" and "not available" in native["resultDesc"]
+    req = parsed[0].record
+    assert isinstance(req, ImportRequest), req
+    body = _file(**extra)
+    assert (req.tenant, req.campaign, req.source_kind, req.server_id) == ("acme", "C-1", "sftp", body["serverId"])
+    assert (req.file_path, req.file_name) == (body.get("filePath") or None, body["fileName"])
+    assert req.format == ("csv" if body["fileName"].lower().endswith(".csv") else "xlsx")
+    hour_minute = (int(body["hour"]), int(body["minute"])) if "hour" in body else None
+    assert req.schedule.hour_minute == hour_minute and req.max_rows == 500_000
+    out = _outcome(parsed[0])
+    assert out.status is Status.ACCEPTED and out.native["resultCode"] == "0200000"
+    assert out.native["importTaskId"] == out.details["job_id"] == job_id("acme", "tests", "ev-1", 0)
+
+
+def test_file_rows_map_the_template_columns_like_event_rows() -> None:
+    reader = ADAPTER.rows_reader("acme", "C-1", {}, CATALOG)
+    assert not isinstance(reader, ErrorDetail) and reader.header_rows == 1
+    header = ["SessionId", "called", "caller", "callData", "customField", "recycleTime"]
+    good = reader.parse(header, 2, ["S-1", "[{'calledNo':1234566}]", "-", "", "gold", "2026-12-31 23:59:59"])
+    assert _record(good) == _record(
+        ADAPTER.parse(
+            _env(
+                _rows(
+                    {
+                        **dict(zip(header[1:], ["[{'calledNo':1234566}]"], strict=False)),
+                        "sessionId": "S-1",
+                        "customField": "gold",
+                        "recycleTime": "2026-12-31 23:59:59",
+                    }
+                )
+            ),
+            CATALOG,
+        )[0]
+    )
+    bad = _rejected(reader.parse([*header, "priority"], 5, ["S-2", "[{'calledNo':'12a'}]", "", "", "", "", "1"]))
+    assert {(e.code, e.path) for e in bad.errors} == {
+        ("02000002", "/rows/5/called/0/calledNo"),
+        ("0200001", "/rows/5/priority"),
+    }
+    assert reader.too_many_rows(500_000).code == "02000011"
+    assert ADAPTER.rows_reader("acme", "C-9", {}, CATALOG) == rules.error(
+        rules.WRONG_VALUE, "/campaignId", "The campaign 'C-9' does not exist for tenant 'acme'."
+    )
 
 
 def test_file_import_without_tenant_fails_on_the_tenant() -> None:
@@ -442,6 +484,7 @@ def test_every_schema_valid_row_becomes_a_contact_record(rows: list[dict[str, An
         if isinstance(p.record, Rejected):
             assert p.record.errors and all(_beyond_schema(row, e, i) for e in p.record.errors), p.record.errors
             continue
+        assert isinstance(p.record, ContactRecord)
         c = p.record.contact
         assert c.user_data and c.phones and len(c.user_data) <= 32
         assert all(re.fullmatch(r"[0-9*#]{1,24}", ph.number) and 0 <= (ph.delay_s or 0) <= 7200 for ph in c.phones)
@@ -450,10 +493,10 @@ def test_every_schema_valid_row_becomes_a_contact_record(rows: list[dict[str, An
 
 @PROPERTY
 @given(from_schema(FILE_SCHEMA).filter(FILE_VALID))
-def test_every_schema_valid_file_import_request_gives_one_clear_failure(data: dict[str, Any]) -> None:
+def test_every_schema_valid_file_import_request_becomes_an_import_job(data: dict[str, Any]) -> None:
     catalog = Catalog(campaigns={("acme", data["campaignId"]): Campaign("acme", data["campaignId"], "n")})
     parsed = ADAPTER.parse(_env(data), catalog)
-    assert len(parsed) == 1 and [e.code for e in _rejected(parsed[0]).errors] == ["isales.file_import_unavailable"]
+    assert len(parsed) == 1 and isinstance(parsed[0].record, ImportRequest)
 
 
 JSON = st.recursive(

@@ -1,0 +1,1 @@
+"""Bulk file imports: where files come from (sources), how they are read (formats), file servers, sealing."""

@@ -1,0 +1,47 @@
+"""A file-import request becomes a scheduled job, in the transaction of the event that asked for it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import asyncpg
+import orjson
+
+from service.config import Settings
+from service.errors import ErrorDetail
+from service.imports.secrets import SealError, seal
+from service.model.job import ImportRequest, job_id
+from service.pipeline import job_events
+from service.pipeline.envelope import Envelope
+from service.store import jobs
+from service.store.jobs import Job
+from service.store.outbox import OutMessage
+
+
+async def accept(
+    conn: asyncpg.Connection, settings: Settings, env: Envelope, index: int, req: ImportRequest
+) -> tuple[Job, OutMessage] | ErrorDetail:
+    """Store the job (credentials sealed) and its ``accepted`` event; the job id is derived from the event.
+    Without a sealing key, a request with credentials is refused (they are never stored in plain text)."""
+    try:
+        sealed = seal(credentials(req), settings) if req.username or req.password else None
+    except SealError as exc:
+        return ErrorDetail("import.credentials_not_stored", "/", str(exc))
+    cap = min(req.max_rows, settings.import_max_rows) if req.max_rows else settings.import_max_rows
+    job = await jobs.create(
+        conn,
+        job_id(req.tenant, env.event_source, env.event_id, index),
+        env.dialect,
+        req,
+        sealed=sealed,
+        due_at=req.schedule.due_at(datetime.now(UTC), settings.import_timezone),
+        max_rows=cap,
+        env=env,
+    )
+    return job, job_events.message(settings.jobs_topic, job, "accepted")
+
+
+def credentials(req: ImportRequest) -> str:
+    """The login as the text that is sealed."""
+    password = req.password.get_secret_value() if req.password is not None else None
+    return orjson.dumps({"username": req.username, "password": password}).decode()

@@ -1,0 +1,52 @@
+"""Job events for the jobs topic: accepted, progress, completed, failed, cancelled (with counts).
+
+Written to the outbox in the transaction that changes the job, so none is lost; the id is derived
+from the job, the kind and the rows read, so a re-sent event carries the same id.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+import orjson
+
+from service.pipeline.outcomes import now_iso
+from service.store.jobs import Job
+from service.store.outbox import OutMessage
+
+JOB_EVENT_TYPE = "contact-import.job.v1"
+EVENT_NS = uuid.UUID("0e9d3c1b-8a7f-4e2d-b5c6-a1f2e3d4c5b6")
+Kind = Literal["accepted", "progress", "completed", "failed", "cancelled"]
+
+
+def message(topic: str, job: Job, kind: Kind) -> OutMessage:
+    """The CloudEvent for ``job`` as it is now, keyed by the job id."""
+    data: dict[str, Any] = {
+        "job_id": job.id,
+        "event": kind,
+        "state": job.state.value,
+        "tenant": job.tenant,
+        "campaign": job.campaign,
+        "dialect": job.dialect,
+        "request": {"event_source": job.event_source, "event_id": job.event_id},
+        "source": job.location(),
+        "format": job.format,
+        "due_at": job.due_at.isoformat().replace("+00:00", "Z"),
+        **job.counts(),
+        "checkpoint": job.checkpoint,
+    }
+    if job.error_code is not None:
+        data["error"] = {"code": job.error_code, "message": job.error_message or ""}
+    event = {
+        "specversion": "1.0",
+        "id": str(uuid.uuid5(EVENT_NS, f"{job.id}\x1f{kind}\x1f{job.rows_read}")),
+        "source": "contact-import",
+        "type": JOB_EVENT_TYPE,
+        "subject": job.id,
+        "time": now_iso(),
+        "datacontenttype": "application/json",
+        "data": data,
+    }
+    headers = [("ce_type", JOB_EVENT_TYPE), ("job_event", kind)]
+    return OutMessage(topic, job.id.encode(), orjson.dumps(event), headers)
