@@ -244,9 +244,10 @@ def _apply_one(state: _State, rec: ContactRecord) -> Applied:
         if changed
         else (Status.SKIPPED if pol.mode is WriteMode.KEEP else Status.UNCHANGED)
     )
+    matched = None if pol.match.is_default else _named(rec, state, "user_data")  # as found, before this record
     applied = _commit(state, rec, ckey, mkey, cust, member, status, ops, moved)
-    if not pol.match.is_default:
-        applied.details["match"] = _named(rec, state, "user_data")
+    if matched is not None:
+        applied.details["match"] = matched
     return applied
 
 
