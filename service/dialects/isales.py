@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from service.catalog.model import Catalog
+from service.catalog.model import Campaign, Catalog
 from service.dialects import isales_rules as rules
 from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
@@ -88,7 +88,8 @@ class ISales:
             count = len(rows) if isinstance(rows, list) and rows else 1
             return [Parsed(Rejected(errors, tenant, campaign, rules.guess_key(rows, i))) for i in range(count)]
         assert tenant is not None and campaign is not None
-        return [self._one(tenant, campaign, i, row) for i, row in enumerate(rows)]
+        found = catalog.campaign(tenant, campaign)
+        return [self._one(tenant, campaign, i, row, found) for i, row in enumerate(rows)]
 
     def _context(
         self, tenant: str | None, data: dict[str, Any], catalog: Catalog, errors: list[ErrorDetail]
@@ -107,7 +108,7 @@ class ISales:
         detail = f"The campaign '{campaign}' does not exist for tenant '{tenant}'."
         return [*out, rules.error(rules.WRONG_VALUE, "/campaignId", detail)]
 
-    def _one(self, tenant: str, campaign: str, index: int, raw: Any) -> Parsed:
+    def _one(self, tenant: str, campaign: str, index: int, raw: Any, found: Campaign | None) -> Parsed:
         base = ("rows", index)
         errors = rules.check(self._row, raw, base)
         if not isinstance(raw, dict):
@@ -121,7 +122,9 @@ class ISales:
             errors += rules.recycle_time_errors(raw, base)
         if errors:
             return Parsed(Rejected(errors, tenant, campaign, rules.guess_key([raw], 0)))
-        record = ContactRecord(tenant=tenant, campaign=campaign, contact=rules.contact(raw, called), policy=POLICY)
+        record = ContactRecord(
+            tenant=tenant, campaign=campaign, contact=rules.contact(raw, called, found), policy=POLICY
+        )
         return Parsed(record)
 
     def native(self, outcome: Outcome) -> Any:

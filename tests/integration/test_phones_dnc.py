@@ -236,3 +236,73 @@ async def test_match_scope_campaign_versus_tenant_and_lookback_days(
         ("K4", "scoped"),
         ("K5", "wide"),
     ]
+
+
+async def test_vendor_records_without_user_data_match_on_the_normalised_phone(
+    settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection
+) -> None:
+    settings = settings.model_copy(update={"phone_validation": "strict"})
+    await catalog_store.add_tenant(conn, "acme")
+    by_phone = MatchPolicy(on=MatchOn.USER_DATA_OR_PHONE)
+    await catalog_store.add_campaign(conn, Campaign("acme", "538", "By phone", default_region="GB", match=by_phone))
+    await catalog_store.add_campaign(conn, Campaign("acme", "539", "Seed default", default_region="GB"))
+    await catalog_store.add_campaign(
+        conn, Campaign("acme", "C-1", "iSales by phone", default_region="GB", match=by_phone)
+    )
+    svc = spawn(settings)
+    svc.wait_log("partitions assigned")
+
+    def vendor(data: dict[str, Any], dialect: str, event_id: str) -> dict[str, Any]:
+        return {**cloudevent(data, dialect=dialect, event_id=event_id), "tenant": "acme"}
+
+    first = {"DiallerCampaignsID": 538, "UserData": "CUST-1", "Name": "First", "PhoneNumber1": "020 7946 0001"}
+    await produce(settings, [vendor(first, "dialler", "d-1")], key=b"acme")
+    [added] = await outcomes(settings, expect=1)
+    assert (added["status"], added["user_data"]) == ("ADDED", "CUST-1")
+
+    renamed = {"DiallerCampaignsID": 538, "Name": "Renamed", "PhoneNumber1": "+44 20 7946 0001"}
+    second = [
+        vendor({"overwriteDuplicates": True, "contact": renamed}, "dialler", "d-2"),
+        vendor({"DiallerCampaignsID": 538, "Name": "New", "PhoneNumber1": "+61 2 9123 4567"}, "dialler", "d-3"),
+        vendor({"DiallerCampaignsID": 539, "Name": "Seed", "PhoneNumber1": "+44 20 7946 0001"}, "dialler", "d-4"),
+        vendor(
+            {
+                "vdnId": 1,
+                "campaignId": "C-1",
+                "rows": [{"called": [{"calledNo": "02079460001"}]}, {"called": [{"calledNo": "0012125550100"}]}],
+            },
+            "isales",
+            "i-1",
+        ),
+    ]
+    await produce(settings, second, key=b"acme")
+    got = _by_event(await outcomes(settings, expect=6))
+    d2, d3, d4 = got[("d-2", 0)], got[("d-3", 0)], got[("d-4", 0)]
+    assert (d2["status"], d2["user_data"]) == ("UPDATED", "CUST-1")  # found by its number in national form
+    assert d2["details"]["match"] == {
+        "by": "phone",
+        "phone": LONDON,
+        "user_data": "CUST-1",
+        "tenant": "acme",
+        "campaigns": ["538"],
+    }
+    assert "matched by its phone numbers" in next(
+        w["message"] for w in d2["warnings"] if w["code"] == "dialler.user_data_from_phone"
+    )
+    assert d2["native"]["records"][0]["UserData"] == "CUST-1"
+    assert (d3["status"], d3["user_data"]) == ("ADDED", SYDNEY)  # no match: keyed by its number in E.164
+    # the seed's rule where the campaign matches on UserData only: the first number as given is the key
+    assert (d4["status"], d4["user_data"]) == ("ADDED", "+44 20 7946 0001")
+    assert "match" not in d4.get("details", {})
+    i0, i1 = got[("i-1", 0)], got[("i-1", 1)]
+    assert (i0["status"], i0["user_data"], i0["details"]["match"]["by"]) == ("ADDED", "CUST-1", "phone")
+    assert (i1["status"], i1["user_data"]) == ("ADDED", NEW_YORK)
+    rows = await conn.fetch("SELECT user_data, data->>'name' AS name FROM customers ORDER BY user_data")
+    assert [(r["user_data"], r["name"]) for r in rows] == [
+        ("+12125550100", None),
+        ("+44 20 7946 0001", "Seed"),
+        (SYDNEY, "New"),
+        ("CUST-1", "Renamed"),
+    ]
+    members = await conn.fetch("SELECT campaign FROM campaign_records WHERE user_data = 'CUST-1' ORDER BY campaign")
+    assert [r["campaign"] for r in members] == ["538", "C-1"]

@@ -17,7 +17,7 @@ from service.config import REPO_SCHEMAS
 from service.dialects.base import Parsed, Rejected
 from service.dialects.dialler import Dialler
 from service.dialects.dialler_fields import ACCEPTED, CONTACT_FIELDS, INVALID_FLAGS, PHONES, STATE_FIELDS
-from service.model.contact import ContactRecord, WriteMode
+from service.model.contact import ContactRecord, MatchOn, MatchPolicy, WriteMode
 from service.model.outcome import ErrorModel, Outcome, Source, Status
 from service.pipeline.envelope import Envelope
 from service.pipeline.validate import load_validator, pointer
@@ -357,6 +357,16 @@ def test_without_user_data_the_first_phone_is_the_key_with_a_warning(user_data: 
     assert parsed.record.contact.user_data == "PhoneNumber2"
     assert _codes(parsed) == [("dialler.user_data_from_phone", "/UserData")]
     assert "PhoneNumber2" in parsed.warnings[0].message and "testUserData" not in parsed.warnings[0].message
+
+
+def test_without_user_data_a_campaign_matching_on_the_phone_leaves_the_key_to_the_store() -> None:
+    by_phone = MatchPolicy(on=MatchOn.USER_DATA_OR_PHONE)
+    catalog = Catalog(tenants={"acme"}, campaigns={("acme", "538"): Campaign("acme", "538", "C", match=by_phone)})
+    parsed = _parse({**_seed_contact(), "UserData": ""}, catalog=catalog)
+    assert isinstance(parsed.record, ContactRecord) and parsed.record.contact.user_data == ""
+    assert _codes(parsed) == [("dialler.user_data_from_phone", "/UserData")]
+    assert "matched by its phone numbers" in parsed.warnings[0].message
+    assert _record(_seed_contact(), catalog=catalog).contact.user_data == "testUserData"
 
 
 def test_name_email_and_standard_fields_land_in_the_canonical_contact() -> None:
