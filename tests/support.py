@@ -62,6 +62,18 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def run_cli(dsn: str, *args: str, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    """``contact-import ARGS`` as a subprocess against the database ``dsn``; ``ok``: it must succeed."""
+    env = {**os.environ, "CIS_DATABASE_URL": dsn}
+    done = subprocess.run(
+        [sys.executable, "-m", "service", *args], cwd=ROOT, env=env, input=stdin,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if ok:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
 def cloudevent(data: Any, *, dialect: str = "contact.v1", event_id: str | None = None) -> dict[str, Any]:
     return {
         "specversion": "1.0",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from service.catalog.model import Catalog
+from service.catalog.model import Campaign, Catalog
 from service.errors import ErrorDetail
-from service.model.contact import ContactRecord
+from service.model.contact import ContactRecord, MatchOn, Phone
 from service.model.dnc import DncChange
 from service.model.job import ImportRequest
 from service.model.outcome import Outcome
@@ -22,6 +23,20 @@ class Rejected:
     tenant: str | None = None
     campaign: str | None = None
     user_data: str | None = None
+
+
+def matched_by_phone(campaign: Campaign | None) -> bool:
+    """Whether the campaign's match policy falls back to the phone when a record has no UserData."""
+    return campaign is not None and campaign.match.on is MatchOn.USER_DATA_OR_PHONE
+
+
+def contact_key(given: str | None, phones: Sequence[Phone], campaign: Campaign | None) -> str:
+    """A vendor record's key: its UserData as given; without one, its first phone number as given (the
+    seeds' rule), or none when the campaign matches on the phone (``user_data_or_phone``): the store then
+    takes the key of the customer holding one of its normalised numbers, else its first valid number."""
+    if given or matched_by_phone(campaign):
+        return given or ""
+    return phones[0].number if phones else ""
 
 
 AUTH_FAILED = ErrorDetail("auth.failed", "/", "authentication failed")  # the same for every way a login fails

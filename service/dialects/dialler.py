@@ -3,8 +3,10 @@
 The event data is the DiallerContact itself (``overwriteDuplicates`` false) or
 ``{"overwriteDuplicates": bool, "contact": {...}}``; the tenant is the CloudEvents ``tenant`` attribute.
 Mandatory: ``Name``, ``DiallerCampaignsID`` or ``DiallerCampaignsName``, one of ``PhoneNumber1..6``.
-The key is ``UserData`` (missing or empty: the first phone number, with a warning). Overwrite true
-replaces a contact with the same key (REPLACE); false keeps and returns it (INSERT_ONLY → ALREADY_EXISTS).
+The key is ``UserData`` (missing or empty: the first phone number, with a warning; for a campaign
+matching ``user_data_or_phone``, the customer holding one of its normalised numbers, else its first
+valid number). Overwrite true replaces a contact with the same key (REPLACE); false keeps and returns
+it (INSERT_ONLY → ALREADY_EXISTS).
 Unknown fields are warnings (``dialler.unknown_field``) and kept in ``Contact.attributes``.
 """
 
@@ -17,7 +19,7 @@ from typing import Any
 
 from service.catalog.model import Campaign, Catalog
 from service.dialects import dialler_native
-from service.dialects.base import Parsed, Rejected
+from service.dialects.base import Parsed, Rejected, contact_key, matched_by_phone
 from service.dialects.dialler_fields import (
     ACCEPTED,
     CAMPAIGN_ID,
@@ -162,11 +164,10 @@ def dial_phones(data: dict[str, Any], base: tuple[str, ...] = ()) -> list[Phone]
     ]
 
 
-def _user_data(data: dict[str, Any], phones: list[Phone]) -> str | None:
+def _user_data(data: dict[str, Any], phones: list[Phone], campaign: Campaign | None = None) -> str | None:
+    """The contact's key (``None``: none to tell, or left to the campaign's phone match)."""
     value = data.get(USER_DATA)
-    if not _blank(value):
-        return str(value)
-    return phones[0].number if phones else None
+    return contact_key(None if _blank(value) else str(value), phones, campaign) or None
 
 
 def _mandatory(req: _Request, ref: Ref | None, phones: list[Phone], bad: set[str]) -> list[ErrorDetail]:
@@ -212,7 +213,7 @@ def _record(tenant: str, campaign: Campaign, req: _Request, phones: list[Phone])
     data = req.contact
     email = data.get("Email")
     contact = Contact(
-        user_data=_user_data(data, phones) or "",
+        user_data=_user_data(data, phones, campaign) or "",
         name=data["Name"],
         email=email if isinstance(email, str) and email else None,
         phones=phones,
@@ -227,7 +228,10 @@ def _record(tenant: str, campaign: Campaign, req: _Request, phones: list[Phone])
 def _warnings(req: _Request, campaign: Campaign, phones: list[Phone]) -> list[ErrorDetail]:
     data = req.contact
     out = []
-    if _blank(data.get(USER_DATA)):
+    if _blank(data.get(USER_DATA)) and matched_by_phone(campaign):
+        message = "UserData is empty: the contact is matched by its phone numbers (the campaign's match policy)"
+        out.append(ErrorDetail("dialler.user_data_from_phone", req.at(USER_DATA), message))
+    elif _blank(data.get(USER_DATA)):
         message = f"UserData is empty: the first phone number ({phones[0].type}) is the contact's key"
         out.append(ErrorDetail("dialler.user_data_from_phone", req.at(USER_DATA), message))
     name = data.get(CAMPAIGN_NAME)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from service.catalog.model import Campaign
-from service.dialects.base import Parsed, Rejected
+from service.dialects.base import Parsed, Rejected, contact_key
 from service.errors import ErrorDetail
 from service.model.contact import ChangePackage, Contact, ContactRecord, DialListMode, Phone, Policy, WriteMode
 
@@ -65,7 +65,8 @@ def from_values(
     warnings = [*warnings, *values.warnings]
     phone, errors, more = _phone(campaign, values, params)
     warnings += more
-    key = (lookup(campaign, values, campaign.key_field) or "").strip() or (phone.number if phone else "")
+    given = (lookup(campaign, values, campaign.key_field) or "").strip()
+    key = given or (phone.number if phone else "")
     if not values.errors and not errors and not key:
         message = f"no value for the key field {campaign.key_field} and no phone_field number to key the customer by"
         errors.append(_err("missing_key", "/context", message))
@@ -74,7 +75,11 @@ def from_values(
     fields = {f: v for f, v in values.fields.items() if f in campaign.fields}
     name = next((v for f, v in fields.items() if f.lower() == "name" and v), None)
     contact = Contact(
-        user_data=key, name=name, phones=[phone] if phone else [], fields=fields, attributes=dict(values.attributes)
+        user_data=contact_key(given, [phone] if phone else [], campaign),
+        name=name,
+        phones=[phone] if phone else [],
+        fields=fields,
+        attributes=dict(values.attributes),
     )
     record = ContactRecord(tenant=tenant, campaign=campaign.campaign, contact=contact, policy=policy(campaign, params))
     return Parsed(record, warnings)

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from service.catalog.model import Catalog
+from service.catalog.model import Campaign, Catalog
 from service.dialects import isales_rules as rules
 from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
@@ -100,10 +100,11 @@ class ISales:
         self, tenant: str, campaign: str, options: dict[str, Any], catalog: Catalog
     ) -> RowReader | ErrorDetail:
         """How a file job's rows become records (base.FileImports)."""
-        if catalog.campaign(tenant, campaign) is None:
+        found = catalog.campaign(tenant, campaign)
+        if found is None:
             detail = f"The campaign '{campaign}' does not exist for tenant '{tenant}'."
             return rules.error(rules.WRONG_VALUE, "/campaignId", detail)
-        return RowReader(self, tenant, campaign)
+        return RowReader(self, tenant, campaign, found)
 
     def _rows(self, tenant: str | None, data: dict[str, Any], catalog: Catalog) -> list[Parsed]:
         rows = data["rows"]
@@ -116,7 +117,8 @@ class ISales:
             count = len(rows) if isinstance(rows, list) and rows else 1
             return [Parsed(Rejected(errors, tenant, campaign, rules.guess_key(rows, i))) for i in range(count)]
         assert tenant is not None and campaign is not None
-        return [self.row(tenant, campaign, i, row) for i, row in enumerate(rows)]
+        found = catalog.campaign(tenant, campaign)
+        return [self.row(tenant, campaign, i, row, found) for i, row in enumerate(rows)]
 
     def _context(
         self, tenant: str | None, data: dict[str, Any], catalog: Catalog, errors: list[ErrorDetail]
@@ -135,8 +137,9 @@ class ISales:
         detail = f"The campaign '{campaign}' does not exist for tenant '{tenant}'."
         return [*out, rules.error(rules.WRONG_VALUE, "/campaignId", detail)]
 
-    def row(self, tenant: str, campaign: str, index: int, raw: Any) -> Parsed:
-        """One template row (``index``: its place in ``rows``, or its row number in a file)."""
+    def row(self, tenant: str, campaign: str, index: int, raw: Any, found: Campaign | None) -> Parsed:
+        """One template row (``index``: its place in ``rows``, or its row number in a file); ``found``:
+        the campaign in the catalog, whose match policy decides the key of a row without one."""
         base = ("rows", index)
         errors = rules.check(self._row, raw, base)
         if not isinstance(raw, dict):
@@ -150,7 +153,9 @@ class ISales:
             errors += rules.recycle_time_errors(raw, base)
         if errors:
             return Parsed(Rejected(errors, tenant, campaign, rules.guess_key([raw], 0)))
-        record = ContactRecord(tenant=tenant, campaign=campaign, contact=rules.contact(raw, called), policy=POLICY)
+        record = ContactRecord(
+            tenant=tenant, campaign=campaign, contact=rules.contact(raw, called, found), policy=POLICY
+        )
         return Parsed(record)
 
     def native(self, outcome: Outcome) -> Any:
@@ -174,6 +179,7 @@ class RowReader:
     isales: ISales
     tenant: str
     campaign: str
+    found: Campaign
     header_rows: int = 1
 
     def parse(self, header: list[str], number: int, cells: list[str]) -> Parsed:
@@ -182,7 +188,7 @@ class RowReader:
             for name, cell in zip(header, cells, strict=False)
             if name.strip() and cell.strip() not in EMPTY_CELLS
         }
-        return self.isales.row(self.tenant, self.campaign, number, raw)
+        return self.isales.row(self.tenant, self.campaign, number, raw, self.found)
 
     def too_many_rows(self, limit: int) -> ErrorDetail:
         return rules.error(

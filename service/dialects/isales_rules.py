@@ -17,6 +17,8 @@ from typing import Any
 import orjson
 from jsonschema.exceptions import ValidationError as SchemaError
 
+from service.catalog.model import Campaign
+from service.dialects.base import contact_key
 from service.errors import ErrorDetail
 from service.model.contact import Contact, Phone
 from service.pipeline.validate import Schema, pointer
@@ -211,11 +213,12 @@ def _phone(number: dict[str, Any]) -> Phone:
     )
 
 
-def contact(row: dict[str, Any], called: list[dict[str, Any]]) -> Contact:
-    """A validated template row as the canonical contact: keyed by sessionId, else the first calledNo."""
+def contact(row: dict[str, Any], called: list[dict[str, Any]], campaign: Campaign | None = None) -> Contact:
+    """A validated template row as the canonical contact: keyed by sessionId, else the first calledNo
+    (or, for a campaign matching on the phone, the customer holding one of its numbers)."""
     phones = [_phone(n) for n in called]
     fields = {k: v for k in TEMPLATE_FIELDS if (v := _given(row.get(k))) is not None}
-    return Contact(user_data=_given(row.get("sessionId")) or phones[0].number, phones=phones, fields=fields)
+    return Contact(user_data=contact_key(_given(row.get("sessionId")), phones, campaign), phones=phones, fields=fields)
 
 
 def guess_key(rows: Any, index: int) -> str | None:

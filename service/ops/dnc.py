@@ -44,10 +44,38 @@ def _e164(number: str, region: str | None) -> str | None:
 
 
 def _expiry(value: str) -> datetime | None:
+    """An ISO 8601 date or date and time (no offset: UTC); empty: never expires. ``ValueError`` when unreadable."""
     if not value.strip():
         return None
     parsed = datetime.fromisoformat(value.strip())
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+
+
+Row = tuple[str, str, str, datetime | None]
+
+
+def read_csv(path: Path, tenant: str, name: str, region: str | None) -> tuple[list[Row], list[str]]:
+    """The rows of a ``number[,expires_at]`` CSV (a header line and blank lines skipped), and one
+    problem per line that cannot be loaded (the load goes on without it)."""
+    rows: list[Row] = []
+    problems: list[str] = []
+    with path.open(newline="", encoding="utf-8") as fh:
+        for i, row in enumerate(csv.reader(fh), 1):
+            if not row or not "".join(row).strip():
+                continue
+            if i == 1 and row[0].strip().lower() in ("number", "phone"):
+                continue
+            phone = _e164(row[0], region)
+            if phone is None:
+                problems.append(f"line {i}: not a valid phone number, skipped")
+                continue
+            try:
+                expires = _expiry(row[1]) if len(row) > 1 else None
+            except ValueError:
+                problems.append(f"line {i}: expiry is not an ISO 8601 date (e.g. 2027-01-01), skipped")
+                continue
+            rows.append((tenant, name, phone, expires))
+    return rows, problems
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> None:
@@ -56,24 +84,28 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
         if args.dnc_command == "add-list":
             await store.add_list(conn, args.tenant, args.list, args.description)
         elif args.dnc_command == "load":
-            rows, bad = [], 0
-            with args.file.open(newline="", encoding="utf-8") as fh:
-                for i, row in enumerate(csv.reader(fh), 1):
-                    if not row or (i == 1 and row[0].strip().lower() in ("number", "phone")):
-                        continue  # blank line or header
-                    phone = _e164(row[0], args.region)
-                    if phone is None:
-                        bad += 1
-                        print(f"line {i}: not a valid phone number, skipped", file=sys.stderr)
-                        continue
-                    rows.append((args.tenant, args.list, phone, _expiry(row[1]) if len(row) > 1 else None))
             if not await store.list_exists(conn, args.tenant, args.list):
                 raise SystemExit(f"no do-not-call list {args.list!r} (create it with dnc add-list)")
+            rows, problems = read_csv(args.file, args.tenant, args.list, args.region)
+            for problem in problems:
+                print(problem, file=sys.stderr)
             async with conn.transaction():
                 removed = await store.add_numbers(conn, rows) if rows else 0
-            print(f"loaded {len(rows)} number(s), skipped {bad}, {removed} dial-list entries removed", file=sys.stderr)
+            loaded = len({r[2] for r in rows})
+            print(
+                f"loaded {loaded} number(s), skipped {len(problems)}, {removed} dial-list entries removed",
+                file=sys.stderr,
+            )
         elif args.dnc_command == "remove":
-            phones = [p for p in (_e164(n, args.region) for n in args.numbers) if p]
+            if not await store.list_exists(conn, args.tenant, args.list):
+                raise SystemExit(f"no do-not-call list {args.list!r}")
+            phones = []
+            for number in args.numbers:
+                phone = _e164(number, args.region)
+                if phone is None:
+                    print(f"{number[:64]!r}: not a valid phone number, skipped", file=sys.stderr)
+                else:
+                    phones.append(phone)
             gone = await store.remove_numbers(conn, args.tenant, args.list, phones)
             print(f"removed {gone} number(s)", file=sys.stderr)
         else:

@@ -244,9 +244,10 @@ def _apply_one(state: _State, rec: ContactRecord) -> Applied:
         if changed
         else (Status.SKIPPED if pol.mode is WriteMode.KEEP else Status.UNCHANGED)
     )
+    matched = None if pol.match.is_default else _named(rec, state, "user_data")  # as found, before this record
     applied = _commit(state, rec, ckey, mkey, cust, member, status, ops, moved)
-    if not pol.match.is_default:
-        applied.details["match"] = _named(rec, state, "user_data")
+    if matched is not None:
+        applied.details["match"] = matched
     return applied
 
 
@@ -434,6 +435,22 @@ def _keyed(rec: ContactRecord, phone_match: dict[str, Any] | None) -> ContactRec
     return rec.model_copy(update={"contact": rec.contact.model_copy(update={"user_data": key})})
 
 
+PHONE_MATCH_SQL = (
+    "SELECT c.tenant, c.user_data, c.updated_at, e ->> 'number' AS phone,"
+    " ARRAY(SELECT m.campaign FROM campaign_records m WHERE m.tenant = c.tenant AND m.user_data = c.user_data"
+    " ORDER BY m.campaign) AS campaigns"
+    " FROM customers c CROSS JOIN LATERAL jsonb_array_elements(c.data -> 'phones') AS e"
+    " WHERE (c.data -> 'phones') @> ANY($1::text[]::jsonb[]) AND c.tenant = ANY($2::text[])"
+    " AND e ->> 'number' = ANY($3::text[]) ORDER BY c.updated_at DESC, c.user_data"
+)
+
+
+def phone_match_query(numbers: list[str], tenants: list[str]) -> tuple[str, list[str], list[str], list[str]]:
+    """The phone-fallback lookup and its arguments: customers of ``tenants`` holding one of ``numbers``
+    (``bench/explain_phone_match.py`` checks that it runs on the GIN index ``customers_phones``)."""
+    return PHONE_MATCH_SQL, [orjson.dumps([{"number": n}]).decode() for n in numbers], tenants, numbers
+
+
 async def _match_phones(conn: asyncpg.Connection, records: list[ContactRecord]) -> dict[int, dict[str, Any]]:
     """Records without UserData whose campaign falls back to the phone: the existing customer that
     holds one of their valid numbers (in scope, within the look-back; the latest changed wins).
@@ -446,17 +463,7 @@ async def _match_phones(conn: asyncpg.Connection, records: list[ContactRecord]) 
     numbers = sorted({n for ns in wanted.values() for n in ns})
     if not numbers:
         return {}
-    rows = await conn.fetch(
-        "SELECT c.tenant, c.user_data, c.updated_at, e ->> 'number' AS phone,"
-        " ARRAY(SELECT m.campaign FROM campaign_records m WHERE m.tenant = c.tenant AND m.user_data = c.user_data"
-        " ORDER BY m.campaign) AS campaigns"
-        " FROM customers c CROSS JOIN LATERAL jsonb_array_elements(c.data -> 'phones') AS e"
-        " WHERE (c.data -> 'phones') @> ANY($1::text[]::jsonb[]) AND c.tenant = ANY($2::text[])"
-        " AND e ->> 'number' = ANY($3::text[]) ORDER BY c.updated_at DESC, c.user_data",
-        [orjson.dumps([{"number": n}]).decode() for n in numbers],
-        sorted({records[i].tenant for i in wanted}),
-        numbers,
-    )
+    rows = await conn.fetch(*phone_match_query(numbers, sorted({records[i].tenant for i in wanted})))
     out: dict[int, dict[str, Any]] = {}
     for i, ns in wanted.items():
         rec = records[i]

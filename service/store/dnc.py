@@ -120,7 +120,9 @@ async def _write(conn: asyncpg.Connection, final: dict[tuple[str, str, str], tup
 
 async def add_numbers(conn: asyncpg.Connection, rows: list[tuple[str, str, str, datetime | None]]) -> int:
     """Upsert (tenant, list, phone, expiry) rows and take the numbers off the dial lists they cover;
-    returns how many dial-list entries went."""
+    returns how many dial-list entries went. A number given twice for a list (a file may hold both its
+    national and international form) is written once, with the last expiry given."""
+    rows = list({r[:3]: r for r in rows}.values())
     await conn.execute(
         "INSERT INTO dnc_numbers (tenant, list, phone, expires_at)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])"

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import asyncpg
 import orjson
 
 from service.catalog import store
-from tests.support import ROOT
+from tests.support import run_cli
 
 
 def _cli(dsn: str, *args: str, stdin: str | None = None) -> str:
-    env = {**os.environ, "CIS_DATABASE_URL": dsn}
-    done = subprocess.run(
-        [sys.executable, "-m", "service", *args], cwd=ROOT, env=env, input=stdin,
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_cli(dsn, *args, stdin=stdin).stdout
 
 
 async def test_catalog_managed_by_cli(dsn: str, conn: asyncpg.Connection) -> None:

@@ -16,8 +16,8 @@ from service.catalog.model import Campaign, Catalog
 from service.config import REPO_SCHEMAS
 from service.dialects.base import Parsed, Rejected
 from service.dialects.dialler import Dialler
-from service.dialects.dialler_fields import CONTACT_FIELDS, PHONES, STATE_FIELDS
-from service.model.contact import ContactRecord, WriteMode
+from service.dialects.dialler_fields import ACCEPTED, CONTACT_FIELDS, INVALID_FLAGS, PHONES, STATE_FIELDS
+from service.model.contact import ContactRecord, MatchOn, MatchPolicy, WriteMode
 from service.model.outcome import ErrorModel, Outcome, Source, Status
 from service.pipeline.envelope import Envelope
 from service.pipeline.validate import load_validator, pointer
@@ -294,6 +294,8 @@ def test_a_non_numeric_campaign_id_stays_a_string_in_the_response() -> None:
         ({"UserData": "U" * 129}, "dialler.too_long", "/UserData"),
         ({"Amount": "12,50"}, "dialler.wrong_type", "/Amount"),
         ({"RandomSortOrder": 0.5}, "dialler.wrong_type", "/RandomSortOrder"),
+        ({"bPhoneNumber2Invalid": "true"}, "dialler.wrong_type", "/bPhoneNumber2Invalid"),
+        ({"bPhoneNumber6Invalid": 1}, "dialler.wrong_type", "/bPhoneNumber6Invalid"),
         ({"dtBeginDate": "01.01.2020"}, "dialler.bad_format", "/dtBeginDate"),
         ({"dtEndDate": "2020-02-30T00:00:00"}, "dialler.bad_datetime", "/dtEndDate"),
         ({"FollowUpDateTime": "2020-01-01T25:00:00"}, "dialler.bad_datetime", "/FollowUpDateTime"),
@@ -315,6 +317,22 @@ def test_every_mandatory_problem_is_reported_at_once() -> None:
         "dialler.campaign_missing",
         "dialler.phone_missing",
     ]
+
+
+def test_the_schema_types_the_seeds_invalid_flags_and_a_true_flag_marks_its_phone() -> None:
+    fields = DEFS["fields"]["properties"]
+    assert [f for f in fields if f in INVALID_FLAGS.values()] == list(INVALID_FLAGS.values())
+    assert all(_typed(f)["type"] == ["boolean", "null"] for f in INVALID_FLAGS.values())
+    data = {
+        **_seed_contact(),
+        "bPhoneNumber1Invalid": True,
+        "bPhoneNumber2Invalid": False,
+        "bPhoneNumber3Invalid": None,
+    }
+    parsed = _parse(data)
+    assert isinstance(parsed.record, ContactRecord) and _codes(parsed) == []
+    assert [p.invalid for p in parsed.record.contact.phones[:3]] == [True, None, None]
+    assert parsed.record.contact.attributes == {}
 
 
 def test_phones_keep_their_slot_and_order_and_the_fax_is_not_dialled() -> None:
@@ -339,6 +357,16 @@ def test_without_user_data_the_first_phone_is_the_key_with_a_warning(user_data: 
     assert parsed.record.contact.user_data == "PhoneNumber2"
     assert _codes(parsed) == [("dialler.user_data_from_phone", "/UserData")]
     assert "PhoneNumber2" in parsed.warnings[0].message and "testUserData" not in parsed.warnings[0].message
+
+
+def test_without_user_data_a_campaign_matching_on_the_phone_leaves_the_key_to_the_store() -> None:
+    by_phone = MatchPolicy(on=MatchOn.USER_DATA_OR_PHONE)
+    catalog = Catalog(tenants={"acme"}, campaigns={("acme", "538"): Campaign("acme", "538", "C", match=by_phone)})
+    parsed = _parse({**_seed_contact(), "UserData": ""}, catalog=catalog)
+    assert isinstance(parsed.record, ContactRecord) and parsed.record.contact.user_data == ""
+    assert _codes(parsed) == [("dialler.user_data_from_phone", "/UserData")]
+    assert "matched by its phone numbers" in parsed.warnings[0].message
+    assert _record(_seed_contact(), catalog=catalog).contact.user_data == "testUserData"
 
 
 def test_name_email_and_standard_fields_land_in_the_canonical_contact() -> None:
@@ -486,7 +514,7 @@ def schema_valid_events(draw: st.DrawFn) -> dict[str, Any]:
     contact[key] = draw(value)
     key, value = draw(st.sampled_from(_PHONES))
     contact[key] = draw(value)
-    unknown = st.text(min_size=1, max_size=20).filter(lambda k: k not in CONTACT_FIELDS and k != "contact")
+    unknown = st.text(min_size=1, max_size=20).filter(lambda k: k not in ACCEPTED and k != "contact")
     contact.update(draw(st.dictionaries(unknown, _JSON, max_size=3)))
     if not draw(st.booleans()):
         return contact
@@ -513,8 +541,11 @@ def test_every_schema_valid_event_maps_to_the_canonical_model(data: dict[str, An
     [native] = _native(applied, rec)["records"]
     assert native["Name"] == contact["Name"] and native["DiallerCampaignsName"] is not None
     assert set(native) == {*CONTACT_FIELDS, *STATE_FIELDS}
-    unknown = {k for k in contact if k not in CONTACT_FIELDS}
+    unknown = {k for k in contact if k not in ACCEPTED}
     assert set(rec.contact.attributes) == unknown
+    assert [p.invalid is True for p in rec.contact.phones] == [
+        contact.get(INVALID_FLAGS[str(p.type)]) is True for p in rec.contact.phones
+    ]
     assert {w.path for w in parsed.warnings if w.code == "dialler.unknown_field"} == {
         pointer([*(["contact"] if contact is not data else []), k]) for k in unknown
     }

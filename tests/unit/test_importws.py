@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from service.dialects.base import Parsed, Rejected
 from service.dialects.importws import ImportWS
 from service.dialects.importws_params import PARAMETERS, canonical, decode_query
 from service.errors import ErrorDetail
-from service.model.contact import ChangePackage, ContactRecord, DialListMode, Phone, WriteMode
+from service.model.contact import ChangePackage, ContactRecord, DialListMode, MatchOn, MatchPolicy, Phone, WriteMode
 from service.model.job import ImportRequest
 from service.model.outcome import Outcome, Source, Status
 from service.pipeline import outcomes
@@ -472,6 +473,19 @@ def test_key_is_the_key_field_else_the_phone_field_number_else_the_record_fails(
     code, path, message = _first(_params(context="Name=Ada||Contact1=+4420", phone_field=""))
     assert (code, path) == ("importws.missing_key", "/context")
     assert message == "no value for the key field UserData and no phone_field number to key the customer by"
+
+
+def test_without_a_key_a_campaign_matching_on_the_phone_leaves_the_key_to_the_store() -> None:
+    catalog = _catalog()
+    c1 = catalog.campaigns[("t1", "C1")]
+    catalog.campaigns[("t1", "C1")] = replace(c1, match=MatchPolicy(on=MatchOn.USER_DATA_OR_PHONE))
+    rec = _parse(_params(context="Name=Ada||Contact1=+44 (20) 7946-0001"), catalog=catalog).record
+    assert isinstance(rec, ContactRecord) and rec.contact.user_data == ""
+    assert rec.contact.phones[0].number == "+442079460001"
+    given = _parse(_params(context="UserData=U1||Contact1=+4420"), catalog=catalog).record
+    assert isinstance(given, ContactRecord) and given.contact.user_data == "U1"
+    none = _parse(_params(context="Name=Ada||Contact1=+4420", phone_field=""), catalog=catalog).record
+    assert isinstance(none, Rejected) and none.errors[0].code == "importws.missing_key"
 
 
 def test_a_field_named_name_in_any_case_is_the_contact_name() -> None:
