@@ -134,7 +134,13 @@ def markdown(record: dict[str, Any]) -> str:
         f"- Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, {m['os']}, Python {m['python']}.",
         f"- PostgreSQL {pg.get('version', '?')} (pgserver; shared_buffers {pg.get('shared_buffers', '?')},"
         f" fsync {pg.get('fsync', '?')}, synchronous_commit {pg.get('synchronous_commit', '?')}), Unix socket;"
-        " tansu broker (memory storage) on loopback; the service with its default settings.",
+        " tansu broker (memory storage) on loopback; the service with "
+        + (
+            "its default settings except " + ", ".join(f"`{k}={v}`" for k, v in cfg["service_settings"].items())
+            if cfg.get("service_settings")
+            else "its default settings"
+        )
+        + ".",
         f"- Load average (1 min) when the run started: {record['loadavg_start']}; when it ended:"
         f" {record['loadavg_end']}. Other work on this machine (other engineers' test runs) shares the"
         " cores and may have disturbed the numbers.",

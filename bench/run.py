@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import shlex
 import subprocess
@@ -29,6 +30,7 @@ from typing import Any
 from bench import report, scenarios, workload
 from bench.bare import bare_postgres
 from bench.infra import Stack
+from bench.service_proc import SERVICE_SETTINGS_ENV
 from service.ops import logs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +67,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--latency-dialect", choices=("contact.v1", "dialler"), default="contact.v1")
     p.add_argument("--out-dir", type=Path, default=ROOT / "bench" / "results", help="where the JSON goes")
     p.add_argument("--doc", type=Path, default=ROOT / "docs" / "performance.md", help="the Markdown to update")
-    p.add_argument("--profile", type=Path, help="also profile the service (py-spy) once per dialect into DIR")
+    p.add_argument(
+        "--profile",
+        type=Path,
+        help="also profile the service (py-spy) in one more run of each chosen contact, dialler and latency"
+        " measurement, into DIR",
+    )
     p.add_argument("--timeout-scale", type=float, default=1.0, help="multiply every measurement's time limit")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument(
@@ -73,7 +80,25 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         help="run the service from another checkout (its folder holding service/), e.g. a branch's worktree",
     )
+    p.add_argument(
+        "--service-setting",
+        nargs="+",
+        default=[],
+        metavar="CIS_NAME=VALUE",
+        help="run the service with these settings on top of its defaults (recorded in the JSON and the doc)",
+    )
     return p.parse_args(argv)
+
+
+def service_settings(pairs: list[str]) -> dict[str, str]:
+    """``CIS_NAME=VALUE`` pairs for the service process; anything else is refused."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.startswith("CIS_"):
+            raise SystemExit(f"--service-setting takes CIS_NAME=VALUE, not {pair!r}")
+        out[name] = value
+    return out
 
 
 def sizes(args: argparse.Namespace) -> dict[str, Any]:
@@ -120,14 +145,7 @@ class Bench:
         if name == "naive":
             return lambda: scenarios.naive(st, self.contact(sz["naive"]), timeout_s=self.timeout(sz["naive"]))
         if name == "latency":
-            return lambda: scenarios.latency(
-                st,
-                rate=sz["rate"],
-                seconds=sz["latency_s"],
-                per_event=sz["latency_per_event"],
-                dialect=self.args.latency_dialect,
-                timeout_s=self.timeout(int(sz["rate"] * sz["latency_s"])),
-            )
+            return lambda: self.latency()
         records = {"contact": sz["contact"], "dialler": sz["dialler"], "growth_small": small, "growth_large": large}[
             name
         ]
@@ -148,11 +166,32 @@ class Bench:
                 _progress(run, name, result, time.monotonic() - t0)
         return results
 
-    async def profile(self, folder: Path) -> dict[str, Any]:
+    def latency(self, profile: Path | None = None) -> Awaitable[dict[str, Any]]:
+        sz = self.sz
+        return scenarios.latency(
+            self.stack,
+            rate=sz["rate"],
+            seconds=sz["latency_s"],
+            per_event=sz["latency_per_event"],
+            dialect=self.args.latency_dialect,
+            timeout_s=self.timeout(int(sz["rate"] * sz["latency_s"])),
+            profile=profile,
+        )
+
+    async def profile(self, folder: Path, chosen: list[str]) -> dict[str, Any]:
+        """One profiled run of each chosen end-to-end measurement (contact, dialler, latency)."""
         out: dict[str, Any] = {}
-        for name, wl in (("contact", self.contact(self.sz["contact"])), ("dialler", self.dialler(self.sz["dialler"]))):
+        for name in ("contact", "dialler", "latency"):
+            if name not in chosen:
+                continue
             path = folder / f"{name}.collapsed.txt"
-            out[name] = await scenarios.service_e2e(self.stack, wl, timeout_s=self.timeout(wl.records), profile=path)
+            if name == "latency":
+                out[name] = await self.latency(profile=path)
+            else:
+                wl = self.contact(self.sz["contact"]) if name == "contact" else self.dialler(self.sz["dialler"])
+                out[name] = await scenarios.service_e2e(
+                    self.stack, wl, timeout_s=self.timeout(wl.records), profile=path
+                )
             _progress(0, f"profile {name}", out[name], 0)
         return out
 
@@ -206,7 +245,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         results = await bench.run(runs, chosen)
         if args.profile:
             args.profile.mkdir(parents=True, exist_ok=True)
-        profiles = await bench.profile(args.profile) if args.profile else None
+        profiles = await bench.profile(args.profile, chosen) if args.profile else None
     finally:
         stack.stop()
     stamp = started.strftime("%Y%m%dT%H%M%SZ")
@@ -229,6 +268,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             "latency_dialect": args.latency_dialect,
             "measurements": chosen,
             "service_root": str(service_root),
+            "service_settings": service_settings(args.service_setting),
         },
         "results": results,
         "summary": report.summarize(results),
@@ -248,6 +288,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     logs.setup("WARNING")  # the migrations' info lines would drown the progress lines
     if args.service_root:
         os.environ["BENCH_SERVICE_ROOT"] = str(args.service_root.resolve())
+    os.environ[SERVICE_SETTINGS_ENV] = json.dumps(service_settings(args.service_setting))
     args.command_line = argv if argv is not None else sys.argv[1:]
     return asyncio.run(main_async(args))
 

@@ -174,7 +174,14 @@ def _latency(values: list[float]) -> dict[str, float | None]:
 
 
 async def latency(
-    stack: Stack, *, rate: float, seconds: float, per_event: int, dialect: str, timeout_s: float
+    stack: Stack,
+    *,
+    rate: float,
+    seconds: float,
+    per_event: int,
+    dialect: str,
+    timeout_s: float,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
     """A fixed offered load of ``rate`` records/s for ``seconds``: produce → outcome percentiles."""
     records = max(per_event, int(rate * seconds) // per_event * per_event)
@@ -182,7 +189,7 @@ async def latency(
         wl = workload.dialler_workload(records, tag="l")
     else:
         wl = workload.contact_v1_workload(records, per_event, tag="l")
-    return await service_e2e(stack, wl, timeout_s=timeout_s, paced=rate / wl.per_event)
+    return await service_e2e(stack, wl, timeout_s=timeout_s, paced=rate / wl.per_event, profile=profile)
 
 
 async def naive(stack: Stack, wl: Workload, *, timeout_s: float) -> dict[str, Any]:

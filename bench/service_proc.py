@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -18,12 +19,19 @@ from bench.infra import child_env
 from service.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+SERVICE_SETTINGS_ENV = "BENCH_SERVICE_SETTINGS"
 
 
 def service_root() -> Path:
     """Where ``python -m service`` is started: this checkout, or BENCH_SERVICE_ROOT (another checkout,
     e.g. a branch's worktree, to compare its service against the same harness)."""
     return Path(os.environ.get("BENCH_SERVICE_ROOT") or ROOT)
+
+
+def service_settings() -> dict[str, str]:
+    """The ``CIS_*`` settings ``bench.run --service-setting`` asked for (JSON in BENCH_SERVICE_SETTINGS)."""
+    raw = os.environ.get(SERVICE_SETTINGS_ENV)
+    return {str(k): str(v) for k, v in json.loads(raw).items()} if raw else {}
 
 
 def _proc_kib(pid: int, field: str) -> int | None:
@@ -40,7 +48,7 @@ class ServiceProcess:
     def __init__(self, settings: Settings, folder: Path, **env: str) -> None:
         self.settings = settings
         self.log_path = folder / "service.log"
-        self._env = {**child_env(settings), **env}
+        self._env = {**child_env(settings), **service_settings(), **env}
         self._folder = folder
         self.proc: subprocess.Popen[bytes] | None = None
         self._spy: subprocess.Popen[bytes] | None = None
