@@ -45,7 +45,22 @@ def normalise(number: str, region: str | None) -> Normalised:
     except phonenumbers.NumberParseException:
         return Normalised(None, False)
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
-    if not phonenumbers.is_valid_number(parsed):
+    # One type match, not three: is_valid_number and time_zones_for_number each match the number
+    # against its region's patterns again, and that is most of the cost.
+    kind = phonenumbers.number_type(parsed)
+    if kind == phonenumbers.PhoneNumberType.UNKNOWN:
         return Normalised(e164, False)
-    zones = tuple(z for z in pn_timezone.time_zones_for_number(parsed) if z != UNKNOWN_ZONE)
+    zones = tuple(z for z in _time_zones(parsed, kind) if z != UNKNOWN_ZONE)
     return Normalised(e164, True, zones, phonenumbers.region_code_for_number(parsed))
+
+
+_country_zones = getattr(pn_timezone, "_country_level_time_zones_for_number", None)
+
+
+def _time_zones(parsed: phonenumbers.PhoneNumber, kind: int) -> list[str]:
+    """``time_zones_for_number(parsed)`` for a valid number whose type is already known."""
+    if phonenumbers.is_number_type_geographical(kind, parsed.country_code or 0):
+        return list(pn_timezone.time_zones_for_geographical_number(parsed))
+    if _country_zones is None:  # a library version without the helper: the public call, one more match
+        return list(pn_timezone.time_zones_for_number(parsed))
+    return list(_country_zones(parsed))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import phonenumbers
 import pytest
+from phonenumbers import timezone as pn_timezone
 
 from service.catalog.model import Campaign, Catalog
 from service.dialects.base import Parsed, Rejected
@@ -67,3 +69,39 @@ def test_invalid_phone_is_a_warning_kept_off_the_dial_list_and_failed_only_when_
 def test_campaign_not_in_the_catalog_uses_the_fallback_region() -> None:
     [p] = normalise_all([_record("030 1234567", campaign="unknown")], Catalog(), "DE")
     assert isinstance(p.record, ContactRecord) and p.record.contact.phones[0].number == "+49301234567"
+
+
+def _library_reading(number: str) -> tuple[bool, tuple[str, ...]]:
+    """What the library's public calls say of ``number``: is_valid_number and time_zones_for_number."""
+    parsed = phonenumbers.parse(number, None)
+    if not phonenumbers.is_valid_number(parsed):
+        return False, ()
+    return True, tuple(z for z in pn_timezone.time_zones_for_number(parsed) if z != "Etc/Unknown")
+
+
+def test_one_type_match_reads_every_region_and_type_as_the_librarys_public_calls() -> None:
+    """normalise matches a number's type once; the verdict and zones equal is_valid_number and
+    time_zones_for_number for the example number of every region and type, and for near misses."""
+    numbers: set[str] = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in range(12):  # every PhoneNumberType but UNKNOWN (99)
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                numbers.update({e164, e164[:-1], e164 + "9"})
+    for code in phonenumbers.COUNTRY_CODES_FOR_NON_GEO_REGIONS:
+        example = phonenumbers.example_number_for_non_geo_entity(code)
+        if example is not None:
+            numbers.add(phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164))
+    assert len(numbers) > 2_000
+    geographical = non_geographical = 0
+    for number in sorted(numbers):
+        got = normalise.__wrapped__(number, None)
+        assert (got.valid, got.time_zones) == _library_reading(number), number
+        if got.valid:
+            parsed = phonenumbers.parse(number)
+            if phonenumbers.is_number_type_geographical(phonenumbers.number_type(parsed), parsed.country_code or 0):
+                geographical += 1
+            else:
+                non_geographical += 1
+    assert geographical > 200 and non_geographical > 200  # both branches are exercised
