@@ -13,7 +13,7 @@ from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, Policy
 from service.model.outcome import Outcome
 from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator, model_errors, pointer, schema_errors
+from service.pipeline.validate import definition, load_validator, model_errors, pointer, schema_errors, without_property
 
 
 class ContactV1:
@@ -25,14 +25,13 @@ class ContactV1:
     def __init__(self, schema_dir: Path) -> None:
         self._validator = load_validator(schema_dir, self.name)
         self._contact = definition(self._validator, "contact")
+        self._head = without_property(self._validator, "contacts")
 
     def parse(self, envelope: Envelope, catalog: Catalog) -> list[Parsed]:
         data = envelope.data
         contacts = data.get("contacts") if isinstance(data, dict) else None
         head = {k: v for k, v in data.items() if k != "contacts"} if isinstance(data, dict) else data
-        event_errors = [
-            e for e in schema_errors(self._validator, head) if e.path != "/contacts"
-        ] + self._contacts_shape(contacts)
+        event_errors = schema_errors(self._head, head) + self._contacts_shape(contacts)
         tenant = _str(data, "tenant")
         campaign = _str(data, "campaign")
         if event_errors:

@@ -21,7 +21,7 @@ from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, DialListMode, MemberMode, Policy, WriteMode
 from service.model.outcome import Outcome, Status
 from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator, pointer, schema_errors
+from service.pipeline.validate import definition, load_validator, pointer, schema_errors, without_property
 
 MY_RECORD = "MY_RECORD"
 CALL_NO_SOONER_THAN = "CALL_NO_SOONER_THAN"
@@ -56,6 +56,7 @@ class Thulium:
     def __init__(self, schema_dir: Path) -> None:
         self._validator = load_validator(schema_dir, self.name)
         self._record = definition(self._validator, "record")
+        self._head = without_property(self._validator, "records")
 
     def parse(self, envelope: Envelope, catalog: Catalog) -> list[Parsed]:
         data = envelope.data
@@ -82,7 +83,7 @@ class Thulium:
 
     def _event(self, envelope: Envelope, data: Any, records: Any, catalog: Catalog) -> _Event:
         head = {k: v for k, v in data.items() if k != "records"} if isinstance(data, dict) else data
-        errors = [_coded(e) for e in schema_errors(self._validator, head) if e.path != "/records"]
+        errors = [_coded(e) for e in schema_errors(self._head, head)]
         errors += _records_shape(records)
         campaign_id = _str(data, "id") if not any(e.path == "/id" for e in errors) else None
         tenant, tenant_errors = _tenant(envelope.tenant, data)
