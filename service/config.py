@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     kafka_idempotent_producer: bool = Field(
         True, description="Idempotent producer; turn off for brokers without InitProducerId (tansu)."
     )
+    kafka_fetch_max_wait_ms: int = Field(
+        500,
+        ge=1,
+        description="Longest a fetch waits at the broker for records (fetch.max.wait.ms). A broker that does not"
+        " answer as soon as records arrive (tansu) adds up to this to latency at low load.",
+    )
     group_id: str = Field("contact-import", description="Consumer group id.")
     input_topic: str = Field("contact-imports", description="Topic the import events are read from.")
     results_topic: str = Field("contact-import-results", description="Topic the outcome events go to.")

@@ -34,6 +34,7 @@ def consumer(settings: Settings, *topics: str, **overrides: object) -> AIOKafkaC
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
+        "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
         "max_partition_fetch_bytes": max(1_048_576, settings.max_message_bytes + 65_536),
     }
     args.update(overrides)
