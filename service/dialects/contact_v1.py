@@ -54,16 +54,15 @@ class ContactV1:
         base = ("contacts", index)
         errors = schema_errors(self._contact, raw, base)
         if not errors:
+            # no user_data: the campaign's match policy; each phone knows where it is in the event
+            phones = [
+                {**p, "path": pointer([*base, "phones", j, "number"])} for j, p in enumerate(raw.get("phones", ()))
+            ]
             try:
-                contact = Contact.model_validate({"user_data": "", **raw})  # none: the campaign's match policy
+                contact = Contact.model_validate({"user_data": "", **raw, "phones": phones})
             except ValidationError as exc:
                 errors = model_errors(exc, base)
             else:
-                phones = [
-                    p.model_copy(update={"path": pointer([*base, "phones", j, "number"])})
-                    for j, p in enumerate(contact.phones)
-                ]
-                contact = contact.model_copy(update={"phones": phones})
                 return Parsed(ContactRecord(tenant=tenant, campaign=campaign, contact=contact, policy=policy))
         user_data = raw.get("user_data") if isinstance(raw, dict) else None
         return Parsed(Rejected(errors, tenant, campaign, user_data if isinstance(user_data, str) else None))
