@@ -90,7 +90,7 @@ class _State:
     by_customer: dict[CKey, list[str]]  # campaigns each customer belongs to
     dial: dict[MKey, _DialOps] = field(default_factory=dict)
     pending_ids: list[tuple[MKey, Applied]] = field(default_factory=list)
-    dnc: dict[str, list[dnc.Hit]] = field(default_factory=dict)  # unexpired do-not-call entries, by tenant
+    dnc: dict[tuple[str, str], list[dnc.Hit]] = field(default_factory=dict)  # unexpired entries, by (tenant, phone)
 
 
 def _split(snap: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -144,7 +144,9 @@ async def _load(conn: asyncpg.Connection, records: list[ContactRecord]) -> _Stat
         data = {k: _iso(r[k]) for k in MEMBER_FIELDS if r[k] is not None}
         members[(r["tenant"], r["campaign"], r["user_data"])] = _Member(data, exists=True, record_id=r["id"])
         by_customer.setdefault((r["tenant"], r["user_data"]), []).append(r["campaign"])
+    # every number a dial list may be rebuilt from: the incoming ones and the stored ones
     phones = {p.number for r in records for p in r.contact.phones if not p.invalid}
+    phones.update(p["number"] for c in customers.values() for p in c.data.get("phones", ()) if not p.get("invalid"))
     found = await dnc.lookup(conn, {r.tenant for r in records}, phones) if phones else {}
     return _State(customers, members, by_customer, dnc=found)
 
@@ -317,9 +319,8 @@ def _commit(
     ops: _DialOps,
     moved: list[str],
 ) -> Applied:
-    valid = [p["number"] for p in cust.data.get("phones", []) if not p.get("invalid")]
-    hits = {n: dnc.hits_for(state.dnc, rec.tenant, n) for n in valid} if state.dnc else {}
-    hits = {n: h for n, h in hits.items() if h}
+    valid = [p["number"] for p in cust.data.get("phones", []) if not p.get("invalid")] if state.dnc else []
+    hits = {n: h for n in valid if (h := dnc.hits_for(state.dnc, rec.tenant, n))}
     details: dict[str, Any] = {}
     if hits:
         ops.entries = [e for e in ops.entries if e["phone"] not in hits]
@@ -464,12 +465,16 @@ async def _match_phones(conn: asyncpg.Connection, records: list[ContactRecord]) 
     if not numbers:
         return {}
     rows = await conn.fetch(*phone_match_query(numbers, sorted({records[i].tenant for i in wanted})))
+    by_phone: dict[tuple[str, str], list[int]] = {}  # positions in the rows, which are latest changed first
+    for pos, r in enumerate(rows):
+        by_phone.setdefault((r["tenant"], r["phone"]), []).append(pos)
     out: dict[int, dict[str, Any]] = {}
     for i, ns in wanted.items():
         rec = records[i]
         match = rec.policy.match
-        for r in rows:
-            if r["tenant"] != rec.tenant or r["phone"] not in ns or not _recent(r["updated_at"], match):
+        for pos in sorted({pos for n in ns for pos in by_phone.get((rec.tenant, n), ())}):
+            r = rows[pos]
+            if not _recent(r["updated_at"], match):
                 continue
             if match.scope is MatchScope.CAMPAIGN and rec.campaign not in r["campaigns"]:
                 continue

@@ -33,8 +33,11 @@ class Hit:
         return {"phone": self.phone, "list": self.list, "tenant": self.tenant}
 
 
-async def lookup(conn: asyncpg.Connection, tenants: Iterable[str], phones: Iterable[str]) -> dict[str, list[Hit]]:
-    """The unexpired entries of ``phones`` on the lists of ``tenants`` and the global lists, by tenant."""
+async def lookup(
+    conn: asyncpg.Connection, tenants: Iterable[str], phones: Iterable[str]
+) -> dict[tuple[str, str], list[Hit]]:
+    """The unexpired entries of ``phones`` on the lists of ``tenants`` and the global lists, by
+    (tenant, phone); the global lists' under tenant ``GLOBAL``."""
     numbers = sorted(set(phones))
     if not numbers:
         return {}
@@ -44,14 +47,14 @@ async def lookup(conn: asyncpg.Connection, tenants: Iterable[str], phones: Itera
         numbers,
         sorted({*tenants, GLOBAL}),
     )
-    out: dict[str, list[Hit]] = {}
+    out: dict[tuple[str, str], list[Hit]] = {}
     for r in rows:
-        out.setdefault(r["tenant"], []).append(Hit(r["phone"], r["tenant"] or None, r["list"]))
+        out.setdefault((r["tenant"], r["phone"]), []).append(Hit(r["phone"], r["tenant"] or None, r["list"]))
     return out
 
 
-def hits_for(found: dict[str, list[Hit]], tenant: str, phone: str) -> list[Hit]:
-    return [h for h in (*found.get(tenant, ()), *found.get(GLOBAL, ())) if h.phone == phone]
+def hits_for(found: dict[tuple[str, str], list[Hit]], tenant: str, phone: str) -> list[Hit]:
+    return [*found.get((tenant, phone), ()), *found.get((GLOBAL, phone), ())]
 
 
 @dataclass(slots=True)

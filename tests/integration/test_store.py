@@ -17,7 +17,7 @@ from service.dialects import default_registry
 from service.errors import FencedError
 from service.model.contact import Contact, ContactRecord, Phone, Policy, WriteMode
 from service.pipeline.processor import Processor
-from service.store import contacts, offsets
+from service.store import contacts, dnc, offsets
 from service.store import db as store_db
 from tests.support import contact, contacts_event
 
@@ -111,3 +111,20 @@ async def test_a_value_the_database_rejects_fails_only_its_record(conn: asyncpg.
     assert failed["errors"][0]["code"] == "store.rejected" and failed["user_data"] == "nul"
     assert await conn.fetchval("SELECT count(*) FROM customers") == 2
     assert await offsets.stored(conn, proc._s.group_id, "in", [0]) == {0: 1}
+
+
+async def test_a_stored_number_on_a_do_not_call_list_is_not_queued_again(conn: asyncpg.Connection) -> None:
+    """The suppression check covers every number the dial list is rebuilt from, stored ones too: an
+    update that sends no phones keeps the stored number, and the number stays off the dial list."""
+    async with conn.transaction():
+        await contacts.apply(conn, [_rec("K", "+4930123456", name="Ann")])
+    async with conn.transaction():
+        await dnc.add_list(conn, "t", "complaints", None)
+        await dnc.add_numbers(conn, [("t", "complaints", "+4930123456", None)])
+        await conn.execute("DELETE FROM dial_list WHERE phone = '+4930123456'")  # what adding a number does
+    async with conn.transaction():
+        [r] = await contacts.apply(conn, [_rec("K", name="Ann B.")])
+    assert r.contact["phones"][0]["number"] == "+4930123456"  # kept on the contact
+    assert r.status.value == "SUPPRESSED"
+    assert r.details["suppressed"] == [{"phone": "+4930123456", "list": "complaints", "tenant": "t"}]
+    assert await conn.fetchval("SELECT count(*) FROM dial_list WHERE phone = '+4930123456'") == 0
