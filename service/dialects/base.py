@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from service.catalog.model import Campaign, Catalog
@@ -110,3 +111,10 @@ class FileImports(Protocol):
     ) -> RowReader | ErrorDetail:
         """The reader for a job of this dialect, or why the job cannot run (the campaign is gone)."""
         ...
+
+
+def parse_datetime(value: str) -> datetime:
+    """An ISO 8601 date or timestamp as the vendors write it (``2020-01-01T00:00:00``); no offset
+    means UTC. ``ValueError`` when unreadable."""
+    parsed = datetime.fromisoformat(value)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed

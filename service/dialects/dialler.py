@@ -19,7 +19,7 @@ from typing import Any
 
 from service.catalog.model import Campaign, Catalog
 from service.dialects import dialler_native
-from service.dialects.base import Parsed, Rejected, contact_key, matched_by_phone
+from service.dialects.base import Parsed, Rejected, contact_key, matched_by_phone, parse_datetime
 from service.dialects.dialler_fields import (
     ACCEPTED,
     CAMPAIGN_ID,
@@ -31,7 +31,6 @@ from service.dialects.dialler_fields import (
     USER_DATA,
     WINDOW,
     known_spelling,
-    parse_datetime,
 )
 from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, Phone, Policy, WriteMode

@@ -85,12 +85,6 @@ def known_spelling(name: str) -> str | None:
     return _BY_LOWER.get(name.lower())
 
 
-def parse_datetime(value: str) -> datetime:
-    """An ISO 8601 timestamp as the vendor writes it (``2020-01-01T00:00:00``); no offset means UTC."""
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
-
-
 def vendor_datetime(value: Any) -> Any:
     """A stored timestamp in the vendor's form: UTC without offset (``2020-01-01T00:00:00``)."""
     if not isinstance(value, str):

@@ -7,12 +7,11 @@ normalised to E.164 (the event's ``region`` for national forms); an invalid one 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from service.catalog.model import Catalog
-from service.dialects.base import Parsed, Rejected
+from service.dialects.base import Parsed, Rejected, parse_datetime
 from service.errors import ErrorDetail
 from service.model.dnc import GLOBAL, DncAction, DncChange
 from service.model.outcome import Outcome
@@ -62,13 +61,8 @@ class DncV1:
                 "not a valid phone number" + ("" if region else " (no region: give it as +…)"),
             )
             return Parsed(Rejected([error], tenant or None))
-        expires_at = _instant(expires) if isinstance(expires, str) else None
+        expires_at = parse_datetime(expires) if isinstance(expires, str) else None
         return Parsed.dnc(DncChange(tenant=tenant, list=name, phone=n.e164, action=action, expires_at=expires_at))
 
     def native(self, outcome: Outcome) -> Any:
         return None
-
-
-def _instant(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed

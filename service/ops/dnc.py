@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 import orjson
 
 from service.config import Settings
+from service.dialects.base import parse_datetime
 from service.model.dnc import GLOBAL
 from service.model.phones import normalise, region_code
 from service.store import db
@@ -45,10 +46,7 @@ def _e164(number: str, region: str | None) -> str | None:
 
 def _expiry(value: str) -> datetime | None:
     """An ISO 8601 date or date and time (no offset: UTC); empty: never expires. ``ValueError`` when unreadable."""
-    if not value.strip():
-        return None
-    parsed = datetime.fromisoformat(value.strip())
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return parse_datetime(value.strip()) if value.strip() else None
 
 
 Row = tuple[str, str, str, datetime | None]
