@@ -12,10 +12,11 @@ from __future__ import annotations
 from dataclasses import replace
 
 from service.catalog.model import Catalog
-from service.dialects.base import Parsed, Rejected
+from service.dialects.base import Parsed
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord, Phone
 from service.model.phones import normalise, region_code
+from service.pipeline.access import reject
 
 INVALID = "phone.invalid"
 FLAGGED = "phone.flagged_invalid"
@@ -57,7 +58,6 @@ def _one(p: Parsed, catalog: Catalog, fallback_region: str | None) -> Parsed:
         warnings.append(ErrorDetail(INVALID, path, f"not a valid phone number{where}; kept, not dialled"))
     if all(ph.invalid for ph in out):
         err = ErrorDetail(NONE_VALID, out[0].path or "/phones", "no valid phone number remains")
-        names = rec.tenant, rec.campaign, rec.contact.user_data or None
-        return replace(p, record=Rejected([err], *names), warnings=warnings)
+        return replace(reject(p, err), warnings=warnings)
     contact = rec.contact.model_copy(update={"phones": out})
     return replace(p, record=rec.model_copy(update={"contact": contact}), warnings=warnings)

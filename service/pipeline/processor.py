@@ -236,8 +236,9 @@ class Processor:
         remembered: the real event may follow with the same id.
         """
         tenants = {id(e): access.event_tenant(e.parsed, e.envelope.tenant) for e in prepared}
+        denied = {id(e) for e in prepared if access.denied(e.parsed)}
         claimable = [
-            e for e in prepared if tenants[id(e)] is not None and not access.denied(e.parsed) and not e.envelope.dry_run
+            e for e in prepared if tenants[id(e)] is not None and id(e) not in denied and not e.envelope.dry_run
         ]
         keys = [(e.envelope.event_source, e.envelope.event_id) for e in claimable]
         new = await events.claim(
@@ -251,7 +252,7 @@ class Processor:
         for e in prepared:
             k = (e.envelope.event_source, e.envelope.event_id)
             tenant = tenants[id(e)]
-            if access.denied(e.parsed):
+            if id(e) in denied:
                 out.append(_Event(e.envelope, access.deny_all(e.parsed), claimed=False))
             elif tenant is None:
                 out.append(_Event(e.envelope, e.parsed, claimed=False))  # every record failed already
