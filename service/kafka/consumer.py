@@ -186,8 +186,10 @@ class ConsumerLoop:
                 except FencedError as exc:
                     metrics.FENCED.inc()
                     log.warning("batch fenced; re-reading stored offsets", error=str(exc))
+                    # every assigned partition, not only the chunk's: the rest of the fetch is
+                    # abandoned too, and its partitions' positions have moved past it
+                    await self._seek_to_stored(list(self._consumer.assignment()))
                     self._generation += 1
-                    await self._seek_to_stored(list(batch))
                     return False
                 except TransientError as exc:
                     metrics.DB_ERRORS.inc()

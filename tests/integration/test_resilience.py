@@ -197,6 +197,32 @@ async def test_second_replica_joins_and_leaves(settings: Settings, spawn: Callab
     assert a.proc is not None and a.proc.poll() is None
 
 
+async def test_a_fenced_transaction_abandons_the_rest_of_its_fetch_and_nothing_is_skipped(
+    settings: Settings, spawn: Callable[..., ServiceProcess]
+) -> None:
+    """A fetch split into several transactions, one of which is fenced: the fetch's other partitions
+    have moved past their records too, so they must be re-read from the stored offsets. Three of the
+    six partitions are fenced, so a fetch's partitions (in an order the test does not control) have
+    an unfenced one after a fenced one in 19 orders out of 20."""
+    settings = settings.model_copy(update={"topic_partitions": 6, "batch_max_bytes": 1})  # a transaction per message
+    svc = spawn(settings)
+    await wait_log(svc, ALL_SIX)
+    conn = await store_db.connect(settings.database_url.get_secret_value())
+    try:  # another owner moved partitions 0-2 after this consumer read the (absent) stored offsets
+        await conn.execute(
+            "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"
+            " SELECT $1, $2, p, 0 FROM generate_series(0, 2) AS p",
+            settings.group_id,
+            settings.input_topic,
+        )
+    finally:
+        await conn.close()
+    pub = Publisher(settings, chunk=60, pause_s=1.0).start()  # 60 events at once: one fetch, many partitions
+    await pub.wait_for(60)
+    await wait_log(svc, "batch fenced")
+    await assert_exactly_once(settings, pub)
+
+
 async def test_postgres_down_mid_stream(settings: Settings, spawn: Callable[..., ServiceProcess], infra: Infra) -> None:
     svc = spawn(settings)
     await wait_log(svc, "partitions assigned")
