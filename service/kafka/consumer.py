@@ -62,6 +62,8 @@ class ConsumerLoop:
         self._generation = 0
         self._sought: dict[TopicPartition, float] = {}  # seek time (ms) of partitions not yet checked
         self._stopping = asyncio.Event()
+        self._mirror_due: dict[TopicPartition, int] = {}  # positions not yet mirrored to Kafka
+        self._mirror_task: asyncio.Task[None] | None = None
         self.ready = False
         self.last_progress = time.monotonic()
 
@@ -134,6 +136,8 @@ class ConsumerLoop:
         The fetch high watermark is used, not ListOffsets: tansu answers ListOffsets(LATEST) with the
         last record batch's base offset + 1, which would rewind (and replay) a healthy partition.
         """
+        if not self._sought:
+            return  # nothing sought since the last check (without the lock: a commit may hold it)
         async with self._lock:
             for tp in [tp for tp in self._sought if tp in self._consumer.assignment()]:
                 polled = self._consumer.last_poll_timestamp(tp)
@@ -165,6 +169,8 @@ class ConsumerLoop:
                     break  # abandoned: the partitions are re-read from the stored offsets
             await self._restart_recreated()
             self._update_lag()
+        if self._mirror_task is not None:
+            await self._mirror_task
 
     async def _handle(self, batch: dict[TopicPartition, list], generation: int) -> bool:  # type: ignore[type-arg]
         """Commit one chunk; False when it was abandoned (rebalance, fencing, shutdown)."""
@@ -218,18 +224,30 @@ class ConsumerLoop:
             duration_ms=round(elapsed * 1000, 1),
         )
         _log_failures(result.failures)
-        await self._commit_kafka({tp: ms[-1].offset + 1 for tp, ms in batch.items()})
+        self._mirror({tp: ms[-1].offset + 1 for tp, ms in batch.items()})
         return True
 
+    def _mirror(self, positions: dict[TopicPartition, int]) -> None:
+        """Mirror the stored offsets to Kafka for lag tooling, off the batch path: Postgres stays the
+        truth, so the next batch does not wait for the broker's answer. Positions that arrive while a
+        commit is in flight are coalesced into the next one."""
+        self._mirror_due.update(positions)
+        if self._mirror_task is None or self._mirror_task.done():
+            self._mirror_task = asyncio.create_task(self._mirror_pending(), name="kafka-offset-mirror")
+
+    async def _mirror_pending(self) -> None:
+        while self._mirror_due:
+            positions, self._mirror_due = self._mirror_due, {}
+            await self._commit_kafka(positions)
+
     async def _commit_kafka(self, positions: dict[TopicPartition, int]) -> None:
-        """Mirror the stored offsets to Kafka for lag tooling; Postgres stays the truth."""
         owned = self._consumer.assignment()
         mine = {tp: o for tp, o in positions.items() if tp in owned}
         if not mine:
             return
         try:
             await self._consumer.commit(mine)
-        except KafkaError as exc:
+        except (KafkaError, ConnectionError, TimeoutError) as exc:
             log.info("kafka offset commit skipped", error=type(exc).__name__)
 
     def _update_lag(self) -> None:

@@ -27,7 +27,16 @@ _TRANSIENT = (
 
 async def create_pool(dsn: str, size: int) -> asyncpg.Pool:
     """A pool that may start while Postgres is still down: connections are made lazily."""
-    return await asyncpg.create_pool(dsn, min_size=0, max_size=size, command_timeout=60, init=_init)
+    return await asyncpg.create_pool(
+        dsn, min_size=0, max_size=size, command_timeout=60, init=_init, reset=_keep_session
+    )
+
+
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """Release without asyncpg's default reset query (``RESET ALL``, ``UNLISTEN *``, advisory unlock):
+    one round trip on every release, for session state the service never leaves on a pooled
+    connection (its advisory locks are transaction-scoped; the migrator's session lock is taken on a
+    connection of its own). asyncpg still rolls back a transaction left open before calling this."""
 
 
 @asynccontextmanager

@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import Callable
 
 import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from service.config import Settings
 from tests.support import ServiceProcess, contact, contacts_event, outcomes, produce
@@ -51,6 +52,33 @@ async def test_metrics_and_health(settings: Settings, spawn: Callable[..., Servi
     lags = [float(x.rsplit(" ", 1)[1]) for x in text.splitlines() if x.startswith("contact_import_consumer_lag_")]
     assert lags and all(v == 0 for v in lags)  # everything published was consumed
     assert (await http_get(port, "/nope"))[0] == 404
+    await _kafka_offsets_mirror_the_stored_ones(settings)
+
+
+async def _kafka_offsets_mirror_the_stored_ones(settings: Settings) -> None:
+    """Kafka's committed offsets of the group (what lag tooling reads) follow the stored ones,
+    mirrored after each transaction off the batch path."""
+    conn = await asyncpg.connect(settings.database_url.get_secret_value())
+    try:
+        rows = await conn.fetch(
+            "SELECT partition, next_offset FROM consumer_offsets WHERE group_id = $1", settings.group_id
+        )
+    finally:
+        await conn.close()
+    stored = {r["partition"]: r["next_offset"] for r in rows}
+    assert stored
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap, group_id=settings.group_id)
+    await reader.start()  # never subscribes, so it does not join the group
+    try:
+        tps = [TopicPartition(settings.input_topic, p) for p in stored]
+        for _ in range(100):
+            kafka = {tp.partition: await reader.committed(tp) for tp in tps}
+            if kafka == stored:
+                break
+            await asyncio.sleep(0.1)
+        assert kafka == stored
+    finally:
+        await reader.stop()
 
 
 async def test_stored_offsets_beyond_the_log_end_restart_from_the_beginning(
