@@ -92,8 +92,8 @@ async def _drive(
     """Produce ``wl`` into the consumer's input and read its outcomes; the consumer is ready."""
     reader = OutcomeReader(s.bootstrap, settings.results_topic, latency=paced is not None)
     await reader.start()
-    # linger 5 ms: Kafka's producer default since 4.0, and the service's own; a record's latency is
-    # counted from its timestamp, taken when it is handed to the client, so the linger is included
+    # linger 5 ms: Kafka's producer default since 4.0; a record's latency is counted from its
+    # timestamp, taken when it is handed to the client, so the linger is included
     prod = producer(s.bootstrap, linger_ms=5)
     await prod.start()
     cpu_meter.start()

@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
 def _dev(settings: Settings, kafka_port: int) -> None:
     """Embedded broker and Postgres for whatever the environment does not configure."""
     from service.app import serve
-    from service.ops.embedded import Broker, Database
+    from service.ops.embedded import FETCH_MAX_WAIT_MS, Broker, Database
 
     state = settings.state_dir.resolve()
     overrides: dict[str, Any] = {}
@@ -127,8 +127,8 @@ def _dev(settings: Settings, kafka_port: int) -> None:
         broker = Broker(kafka_port, state / "broker.log")
         broker.start()
         overrides.update(kafka_bootstrap=broker.bootstrap, kafka_idempotent_producer=False)
-        if "CIS_KAFKA_FETCH_MAX_WAIT_MS" not in os.environ:  # tansu holds a fetch this long even when records arrive
-            overrides["kafka_fetch_max_wait_ms"] = 20
+        if "CIS_KAFKA_FETCH_MAX_WAIT_MS" not in os.environ:
+            overrides["kafka_fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
         print(f"embedded broker on {broker.bootstrap} (memory storage)", file=sys.stderr)
     if "CIS_DATABASE_URL" not in os.environ:
         database = Database(state / "pg")

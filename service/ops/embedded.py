@@ -34,6 +34,11 @@ def wait_port(host: str, port: int, timeout_s: float = 20) -> None:
     raise RuntimeError(f"nothing listens on {host}:{port} after {timeout_s}s")
 
 
+# tansu holds a fetch for the whole fetch.max.wait.ms even when records arrive (Kafka answers at
+# once), so on the embedded broker the wait is short: it bounds the latency it adds
+FETCH_MAX_WAIT_MS = 20
+
+
 class Broker:
     """A tansu broker with memory storage on a loopback port."""
 
