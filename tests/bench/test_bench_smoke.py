@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 
-from bench import report
+from bench import report, statements
 from bench.run import main
 
 TINY = ["contact=1000", "dialler=200", "naive=200", "per_event=100", "rate=100", "latency_s=2", "latency_per_event=1"]
@@ -87,3 +87,21 @@ def test_summary_ratios_and_doc_block(tmp_path: Path) -> None:
         doc.read_text()
         == f"# Performance\n\nhand-written intro\n\n{report.BEGIN}\nnew table\n{report.END}\n\nfindings\n"
     )
+
+
+@pytest.mark.slow
+async def test_statement_timing_runs_every_statement_of_the_transaction_and_the_relay_round() -> None:
+    out = await statements.measure(records=300, chunk=100)
+    calls: dict[str, int] = out["calls"]
+    per_chunk = {name: n for name, n in calls.items() if n == 3}  # once per transaction of 100 contacts
+    for expected in (
+        "INSERT INTO customers",
+        "INSERT INTO campaign_records",
+        "INSERT INTO dial_list",
+        "INSERT INTO outbox",
+        "INSERT INTO processed_events",
+        "SELECT seq, topic, msg_key,",
+        "UPDATE outbox SET published_at",
+    ):
+        assert any(name.startswith(expected) for name in per_chunk), (expected, calls)
+    assert out["prepare_us"] > 0 and out["transaction_us"] > 0 and out["sql_us"] > 0
