@@ -32,6 +32,7 @@ from bench.bare import bare_postgres
 from bench.infra import Stack
 from bench.service_proc import SERVICE_SETTINGS_ENV
 from service.ops import logs
+from service.ops.embedded import FETCH_MAX_WAIT_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASUREMENTS = ("bare", "contact", "dialler", "naive", "latency", "growth_small", "growth_large")
@@ -91,8 +92,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def service_settings(pairs: list[str]) -> dict[str, str]:
-    """``CIS_NAME=VALUE`` pairs for the service process; anything else is refused."""
-    out: dict[str, str] = {}
+    """The service's settings on top of its defaults: the fetch wait ``make run`` sets on the embedded
+    broker, then the ``CIS_NAME=VALUE`` pairs asked for (anything else is refused)."""
+    out = {"CIS_KAFKA_FETCH_MAX_WAIT_MS": str(FETCH_MAX_WAIT_MS)}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.startswith("CIS_"):

@@ -23,7 +23,7 @@ from aiokafka.structs import ConsumerRecord
 
 from bench import workload
 from bench.infra import Stack
-from service.app import _tune_gc
+from service.app import tune_gc
 from service.catalog.store import load as load_catalog
 from service.dialects import default_registry
 from service.pipeline.processor import Processor
@@ -63,10 +63,10 @@ async def measure(records: int, chunk: int) -> dict[str, Any]:
             settings = s.settings()
             wl = workload.contact_v1_workload(records, 100)
             processor = Processor(settings, default_registry(settings.schema_dir))
-            conn: _Timed = await asyncpg.connect(s.dsn, connection_class=_Timed)
+            conn = await db.connect(s.dsn, connection_class=_Timed)
+            assert isinstance(conn, _Timed)
             conn.spent, conn.calls = defaultdict(float), defaultdict(int)
             try:
-                await db._init(conn)  # the service's JSON codecs
                 catalog = await load_catalog(conn)
                 now_ms = int(time.time() * 1000)
                 messages = [
@@ -111,7 +111,7 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=50_000)
     parser.add_argument("--chunk", type=int, default=1_000, help="contacts per transaction")
     args = parser.parse_args()
-    _tune_gc()  # as the service does
+    tune_gc()  # as the service does
     out = asyncio.run(measure(args.records, args.chunk))
     gc.collect()
     print(

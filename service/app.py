@@ -115,7 +115,7 @@ class App:
             log.info("service stopped")
 
 
-def _tune_gc() -> None:
+def tune_gc() -> None:
     """A transaction's records, snapshots and outcomes (tens of thousands of small objects) live
     until it commits; with the default threshold of 700 allocations the cyclic collector ran every
     few records and rescanned them, about a tenth of the service's CPU. Objects built at start-up
@@ -126,7 +126,7 @@ def _tune_gc() -> None:
 
 async def serve(settings: Settings) -> None:
     """Run until SIGINT or SIGTERM."""
-    _tune_gc()
+    tune_gc()
     app = App(settings)
     running = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

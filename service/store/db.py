@@ -61,8 +61,8 @@ async def _init(conn: asyncpg.Connection) -> None:
         )
 
 
-async def connect(dsn: str) -> asyncpg.Connection:
-    """One connection with the service's codecs (CLI tools and tests)."""
-    conn = await asyncpg.connect(dsn)
+async def connect(dsn: str, connection_class: type[asyncpg.Connection] = asyncpg.Connection) -> asyncpg.Connection:
+    """One connection with the service's codecs (CLI tools, tests and benchmarks)."""
+    conn = await asyncpg.connect(dsn, connection_class=connection_class)
     await _init(conn)
     return conn
