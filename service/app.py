@@ -77,7 +77,7 @@ class App:
         await producer.start()
         consumer = clients.consumer(s)
         self._relay = relay = Relay(s, pool, producer)
-        catalog = CatalogCache(pool, s.catalog_refresh_s)
+        catalog = CatalogCache(pool, s.catalog_refresh_s, s.import_timezone)
         await catalog.get()
         self._loop = loop = ConsumerLoop(s, consumer, pool, Processor(s, registry), relay, catalog)
         consumer.subscribe([s.input_topic], listener=loop.listener())

@@ -16,9 +16,10 @@ log = structlog.get_logger(__name__)
 
 
 class CatalogCache:
-    def __init__(self, pool: asyncpg.Pool, ttl_s: float) -> None:
+    def __init__(self, pool: asyncpg.Pool, ttl_s: float, default_zone: str = "UTC") -> None:
         self._pool = pool
         self._ttl = ttl_s
+        self._default_zone = default_zone  # CIS_IMPORT_TIMEZONE: local times of tenants without a zone
         self._snapshot: Catalog | None = None
 
     async def get(self) -> Catalog:
@@ -28,7 +29,9 @@ class CatalogCache:
             return snap
         try:
             async with translated(), self._pool.acquire() as conn:
-                self._snapshot = await store.load(conn)
+                loaded = await store.load(conn)
+            loaded.default_zone = self._default_zone
+            self._snapshot = loaded
         except TransientError as exc:
             if snap is None:
                 raise

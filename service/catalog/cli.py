@@ -11,8 +11,24 @@ from service.catalog import store
 from service.catalog.model import Campaign
 from service.config import Settings
 from service.model.contact import MatchOn, MatchPolicy, MatchScope
+from service.model.localtime import zone_error
 from service.model.phones import region_code
 from service.store import db
+
+ZONE_HELP = (
+    "IANA time zone (e.g. Europe/Warsaw) of the local times sent for it: Thulium next_call_date, importWS"
+    " dialtime and exetime, iSales hour/minute and recycleTime, the dialler's dates"
+)
+
+
+def _zone(value: str | None) -> str | None:
+    """A ``--timezone`` value, checked; an empty one means none."""
+    if not value:
+        return None
+    problem = zone_error(value)
+    if problem is not None:
+        raise SystemExit(problem)
+    return value
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -20,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     tenant.add_argument("action", choices=["add"])
     tenant.add_argument("tenant")
     tenant.add_argument("--name")
+    tenant.add_argument("--timezone", help=ZONE_HELP)
 
     user = sub.add_parser("user", help="add an API user of a tenant (password stored as a slow hash)")
     user.add_argument("action", choices=["add"])
@@ -46,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--match-scope", choices=[m.value for m in MatchScope], default="tenant", help="where duplicates are sought"
     )
     campaign.add_argument("--lookback-days", type=int, help="only customers changed within N days are duplicates")
+    campaign.add_argument("--timezone", help=ZONE_HELP + "; default: the tenant's")
 
     status = sub.add_parser("status", help="add a status definition to a campaign")
     status.add_argument("action", choices=["add"])
@@ -66,11 +84,12 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
     conn = await db.connect(settings.database_url.get_secret_value())
     try:
         if args.command == "tenant":
-            await store.add_tenant(conn, args.tenant, args.name)
+            await store.add_tenant(conn, args.tenant, args.name, _zone(args.timezone))
         elif args.command == "user":
             password = args.password if args.password is not None else sys.stdin.readline().rstrip("\n")
             await store.add_user(conn, args.tenant, args.usertype, args.login, password)
         elif args.command == "campaign":
+            timezone = _zone(args.timezone)
             fields = dict(f.split("=", 1) if "=" in f else (f, f) for f in args.field)
             if args.region and region_code(args.region) is None:
                 raise SystemExit(f"unknown region {args.region!r}: an ISO 3166 alpha-2 code such as DE")
@@ -90,6 +109,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
                     args.main_table,
                     region_code(args.region),
                     match=match,
+                    timezone=timezone,
                 ),
             )
         elif args.command == "status":
@@ -98,6 +118,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
             cat = await store.load(conn)
             out = {
                 "tenants": sorted(cat.tenants),
+                "tenant_timezones": dict(sorted(cat.tenant_zones.items())),
                 "users": [{"tenant": u.tenant, "usertype": u.usertype, "login": u.login} for u in cat.users.values()],
                 "campaigns": [
                     {
@@ -109,6 +130,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
                         "main_table": c.uses_main_table,
                         "region": c.default_region,
                         "match": c.match.model_dump(mode="json"),
+                        "timezone": c.timezone,
                         "statuses": {k: [s.name, s.system_status] for k, s in c.statuses.items()},
                     }
                     for c in cat.campaigns.values()

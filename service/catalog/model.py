@@ -28,6 +28,7 @@ class Campaign:
     default_region: str | None = None
     statuses: dict[str, StatusDef] = field(default_factory=dict)
     match: MatchPolicy = field(default_factory=MatchPolicy)
+    timezone: str | None = None  # IANA zone of the campaign's local times; None: the tenant's
 
     def field_name(self, name: str) -> str | None:
         """The field a name refers to: a field name itself or its display name (any case)."""
@@ -57,6 +58,14 @@ class Catalog:
     campaigns: dict[tuple[str, str], Campaign] = field(default_factory=dict)
     users: dict[tuple[str, str, str], User] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.monotonic)
+    tenant_zones: dict[str, str] = field(default_factory=dict)  # tenant -> IANA zone, where one is set
+    default_zone: str = "UTC"  # CIS_IMPORT_TIMEZONE: for a tenant and campaign without a zone
+
+    def zone(self, tenant: str, campaign_id: str | None = None) -> str:
+        """The zone the local times of a campaign (or of the tenant) are read in: the campaign's,
+        else the tenant's, else the service-wide fallback."""
+        found = self.campaigns.get((tenant, campaign_id)) if campaign_id is not None else None
+        return (found.timezone if found else None) or self.tenant_zones.get(tenant) or self.default_zone
 
     def campaign(self, tenant: str, campaign_id: str) -> Campaign | None:
         return self.campaigns.get((tenant, campaign_id))

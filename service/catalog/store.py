@@ -13,7 +13,9 @@ from service.model.contact import MatchOn, MatchPolicy, MatchScope
 
 async def load(conn: asyncpg.Connection) -> Catalog:
     catalog = Catalog(loaded_at=time.monotonic())
-    catalog.tenants = {r["tenant"] for r in await conn.fetch("SELECT tenant FROM tenants")}
+    tenants = await conn.fetch("SELECT tenant, timezone FROM tenants")
+    catalog.tenants = {r["tenant"] for r in tenants}
+    catalog.tenant_zones = {r["tenant"]: r["timezone"] for r in tenants if r["timezone"]}
     statuses: dict[tuple[str, str], dict[str, StatusDef]] = {}
     for r in await conn.fetch("SELECT tenant, campaign, status_id, name, system_status FROM campaign_statuses"):
         statuses.setdefault((r["tenant"], r["campaign"]), {})[r["status_id"]] = StatusDef(
@@ -21,7 +23,7 @@ async def load(conn: asyncpg.Connection) -> Catalog:
         )
     for r in await conn.fetch(
         "SELECT tenant, campaign, name, key_field, fields, uses_main_table, default_region,"
-        " match_on, match_scope, match_lookback_days FROM campaigns"
+        " match_on, match_scope, match_lookback_days, timezone FROM campaigns"
     ):
         key = (r["tenant"], r["campaign"])
         catalog.campaigns[key] = Campaign(
@@ -36,6 +38,7 @@ async def load(conn: asyncpg.Connection) -> Catalog:
             MatchPolicy(
                 on=MatchOn(r["match_on"]), scope=MatchScope(r["match_scope"]), lookback_days=r["match_lookback_days"]
             ),
+            r["timezone"],
         )
     for r in await conn.fetch("SELECT tenant, usertype, login, password_hash FROM tenant_users"):
         catalog.users[(r["tenant"], r["usertype"], r["login"])] = User(
@@ -44,11 +47,16 @@ async def load(conn: asyncpg.Connection) -> Catalog:
     return catalog
 
 
-async def add_tenant(conn: asyncpg.Connection, tenant: str, name: str | None = None) -> None:
+async def add_tenant(
+    conn: asyncpg.Connection, tenant: str, name: str | None = None, timezone: str | None = None
+) -> None:
+    """Add a tenant, or change its name and time zone (``timezone``: an IANA name, checked by the caller)."""
     await conn.execute(
-        "INSERT INTO tenants (tenant, name) VALUES ($1, $2) ON CONFLICT (tenant) DO UPDATE SET name = EXCLUDED.name",
+        "INSERT INTO tenants (tenant, name, timezone) VALUES ($1, $2, $3)"
+        " ON CONFLICT (tenant) DO UPDATE SET name = EXCLUDED.name, timezone = EXCLUDED.timezone",
         tenant,
         name,
+        timezone,
     )
 
 
@@ -66,11 +74,12 @@ async def add_user(conn: asyncpg.Connection, tenant: str, usertype: str, login: 
 async def add_campaign(conn: asyncpg.Connection, c: Campaign) -> None:
     await conn.execute(
         "INSERT INTO campaigns (tenant, campaign, name, key_field, fields, uses_main_table, default_region,"
-        " match_on, match_scope, match_lookback_days) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " match_on, match_scope, match_lookback_days, timezone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
         " ON CONFLICT (tenant, campaign) DO UPDATE SET name = EXCLUDED.name,"
         " key_field = EXCLUDED.key_field, fields = EXCLUDED.fields, uses_main_table = EXCLUDED.uses_main_table,"
         " default_region = EXCLUDED.default_region, match_on = EXCLUDED.match_on,"
-        " match_scope = EXCLUDED.match_scope, match_lookback_days = EXCLUDED.match_lookback_days",
+        " match_scope = EXCLUDED.match_scope, match_lookback_days = EXCLUDED.match_lookback_days,"
+        " timezone = EXCLUDED.timezone",
         c.tenant,
         c.campaign,
         c.name,
@@ -81,6 +90,7 @@ async def add_campaign(conn: asyncpg.Connection, c: Campaign) -> None:
         c.match.on.value,
         c.match.scope.value,
         c.match.lookback_days,
+        c.timezone,
     )
 
 

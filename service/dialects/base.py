@@ -113,8 +113,9 @@ class FileImports(Protocol):
         ...
 
 
-def parse_datetime(value: str) -> datetime:
+def parse_datetime(value: str, *, naive: bool = False) -> datetime:
     """An ISO 8601 date or timestamp as the vendors write it (``2020-01-01T00:00:00``); no offset
-    means UTC. ``ValueError`` when unreadable."""
+    means UTC, or (``naive``) is left without one: a local time, for service/model/localtime.py to read
+    in its zone. ``ValueError`` when unreadable."""
     parsed = datetime.fromisoformat(value)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None and not naive else parsed

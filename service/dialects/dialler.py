@@ -13,7 +13,6 @@ Unknown fields are warnings (``dialler.unknown_field``) and kept in ``Contact.at
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from service.dialects.dialler_fields import (
 )
 from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, Phone, Policy, WriteMode
+from service.model.localtime import read_local
 from service.model.outcome import Outcome
 from service.pipeline.envelope import Envelope
 from service.pipeline.validate import Schema, definition, load_validator, pointer, schema_errors
@@ -97,7 +97,9 @@ class Dialler:
         if campaign is None:
             return Parsed(Rejected([problem], tenant, ref[1], user_data), req.warnings + _unknown(req))
         self._remember(tenant, campaign)
-        return Parsed(_record(tenant, campaign, req, phones), req.warnings + _warnings(req, campaign, phones))
+        window, shifted = _window(req, catalog.zone(tenant, campaign.campaign))
+        record = _record(tenant, campaign, req, phones, window)
+        return Parsed(record, req.warnings + _warnings(req, campaign, phones, window) + shifted)
 
     def _unwrap(self, data: Any) -> _Request:
         if not isinstance(data, dict):
@@ -204,11 +206,23 @@ def _resolve(catalog: Catalog, tenant: str, ref: Ref, req: _Request) -> tuple[Ca
     return found, ErrorDetail("dialler.campaign_unknown", req.at(kind), message)
 
 
-def _window(data: dict[str, Any]) -> dict[str, datetime]:
-    return {member: parse_datetime(data[vendor]) for vendor, member in WINDOW.items() if not _blank(data.get(vendor))}
+def _window(req: _Request, zone: str) -> tuple[dict[str, Any], list[ErrorDetail]]:
+    """dtBeginDate/dtEndDate (local times without an offset, in ``zone``) as the contact's window
+    members, with the zone they were read in; and the warnings about times the clocks skip or repeat."""
+    members: dict[str, Any] = {}
+    warnings: list[ErrorDetail] = []
+    for vendor, member in WINDOW.items():
+        value = req.contact.get(vendor)
+        if isinstance(value, str) and value.strip():
+            local = read_local(parse_datetime(value, naive=True), zone, req.at(vendor))
+            members[member], members["window_zone"] = local.at, local.zone
+            warnings += local.warnings
+    return members, warnings
 
 
-def _record(tenant: str, campaign: Campaign, req: _Request, phones: list[Phone]) -> ContactRecord:
+def _record(
+    tenant: str, campaign: Campaign, req: _Request, phones: list[Phone], window: dict[str, Any]
+) -> ContactRecord:
     data = req.contact
     email = data.get("Email")
     contact = Contact(
@@ -218,13 +232,13 @@ def _record(tenant: str, campaign: Campaign, req: _Request, phones: list[Phone])
         phones=phones,
         fields={f: data[f] for f in STANDARD_FIELDS if data.get(f) is not None},
         attributes={k: v for k, v in data.items() if k not in ACCEPTED},
-        **_window(data),
+        **window,
     )
     policy = Policy(mode=WriteMode.REPLACE if req.overwrite else WriteMode.INSERT_ONLY)
     return ContactRecord(tenant=tenant, campaign=campaign.campaign, contact=contact, policy=policy)
 
 
-def _warnings(req: _Request, campaign: Campaign, phones: list[Phone]) -> list[ErrorDetail]:
+def _warnings(req: _Request, campaign: Campaign, phones: list[Phone], window: dict[str, Any]) -> list[ErrorDetail]:
     data = req.contact
     out = []
     if _blank(data.get(USER_DATA)) and matched_by_phone(campaign):
@@ -237,7 +251,6 @@ def _warnings(req: _Request, campaign: Campaign, phones: list[Phone]) -> list[Er
     if CAMPAIGN_ID in data and not _blank(name) and name != campaign.name:
         message = "DiallerCampaignsName differs from the campaign's name; DiallerCampaignsID decides"
         out.append(ErrorDetail("dialler.campaign_name_mismatch", req.at(CAMPAIGN_NAME), message))
-    window = _window(data)
     if "window_begin" in window and "window_end" in window and window["window_end"] < window["window_begin"]:
         out.append(ErrorDetail("dialler.window_inverted", req.at("dtEndDate"), "dtEndDate is before dtBeginDate"))
     return out + _unknown(req)

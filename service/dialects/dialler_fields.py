@@ -7,8 +7,10 @@ appear in responses. ``STANDARD_FIELDS`` are the ones kept under their vendor na
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from service.model.localtime import wall_time, zone_error
 
 PHONES = tuple(f"PhoneNumber{n}" for n in range(1, 7))
 CAMPAIGN_ID = "DiallerCampaignsID"
@@ -85,8 +87,9 @@ def known_spelling(name: str) -> str | None:
     return _BY_LOWER.get(name.lower())
 
 
-def vendor_datetime(value: Any) -> Any:
-    """A stored timestamp in the vendor's form: UTC without offset (``2020-01-01T00:00:00``)."""
+def vendor_datetime(value: Any, zone: Any = None) -> Any:
+    """A stored timestamp in the vendor's form: the local time of ``zone`` (the zone it was given in;
+    none: UTC) without offset (``2020-01-01T00:00:00``)."""
     if not isinstance(value, str):
         return value
     try:
@@ -94,5 +97,5 @@ def vendor_datetime(value: Any) -> Any:
     except ValueError:
         return value
     if parsed.tzinfo is not None:
-        parsed = parsed.astimezone(UTC).replace(tzinfo=None)
+        parsed = wall_time(parsed, zone if isinstance(zone, str) and not zone_error(zone) else None)
     return parsed.isoformat()

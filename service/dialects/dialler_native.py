@@ -43,11 +43,11 @@ def diallercontact(snap: dict[str, Any], campaign: str | None, campaign_name: st
         "Name": snap.get("name"),
         "Email": snap.get("email"),
         **phone_slots(snap.get("phones") or []),
-        **{vendor: vendor_datetime(snap.get(member)) for vendor, member in WINDOW.items()},
+        **{vendor: vendor_datetime(snap.get(member), snap.get("window_zone")) for vendor, member in WINDOW.items()},
     }
     out = {f: mapped[f] if f in mapped else fields.get(f) for f in CONTACT_FIELDS}
     state = state_defaults()
-    state["dtNextTry"] = vendor_datetime(snap.get("next_call_at"))
+    state["dtNextTry"] = vendor_datetime(snap.get("next_call_at"), snap.get("next_call_zone"))
     invalid = {p.get("number") for p in snap.get("phones") or [] if p.get("invalid")}
     for slot, flag in INVALID_FLAGS.items():
         if out[slot] is not None and out[slot] in invalid:

@@ -75,10 +75,11 @@ class ImportWS:
         if campaign is None:
             message = f"campaign {campaign_id[:64]!r} not found"
             return rejected(_err("campaign_not_found", "/model_id", message), login=login)
+        zone = catalog.zone(tenant, campaign_id)  # local times: exetime, dialtime
         if params["source"].lower() != "data":
-            parsed = importws_file.request(tenant, campaign, params, read.warnings)
+            parsed = importws_file.request(tenant, campaign, params, read.warnings, zone=zone)
         else:
-            parsed = importws_record.build(tenant, campaign, params, read.warnings)
+            parsed = importws_record.build(tenant, campaign, params, read.warnings, zone=zone)
         parsed.login = login
         return parsed
 

@@ -2,7 +2,8 @@
 
 The request (seeds 000, 001): ``context`` is the file's URL, ``source_user``/``source_pwd`` the file
 server's login (sealed, never stored as given), ``exetime`` when to run (empty, ``NULL`` or
-``0000-00-00 00:00:00``: now; else ``yyyy-mm-dd hh:mm:ss`` in ``CIS_IMPORT_TIMEZONE``), ``delrow`` how
+``0000-00-00 00:00:00``: now; else ``yyyy-mm-dd hh:mm:ss``, a local time in the campaign's time zone, else
+the tenant's, else ``CIS_IMPORT_TIMEZONE``: service/model/localtime.py), ``delrow`` how
 many leading lines to skip. The native response carries the job id.
 
 The file: row 1 names the columns, each a field name or the campaign's display name for it, exactly
@@ -26,13 +27,17 @@ from service.dialects import importws_params, importws_record
 from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.job import FileFormat, ImportRequest, Schedule, SourceKind
+from service.model.localtime import read_local
 
 ROW_OPTIONS = importws_params.PARAMETERS[importws_params.PARAMETERS.index("phone_field") :]  # the record options
 KINDS: dict[str, SourceKind] = {"http": "http", "https": "http", "ftp": "ftp", "ftps": "ftp", "sftp": "sftp"}
 
 
-def request(tenant: str, campaign: Campaign, params: Mapping[str, str], warnings: list[ErrorDetail]) -> Parsed:
-    """The import job for ``source=http|ftp`` (``context`` already checked to be a URL)."""
+def request(
+    tenant: str, campaign: Campaign, params: Mapping[str, str], warnings: list[ErrorDetail], *, zone: str
+) -> Parsed:
+    """The import job for ``source=http|ftp`` (``context`` already checked to be a URL); ``exetime`` is a
+    local time in ``zone``."""
     try:
         url = urlsplit(params["context"].strip())
     except ValueError:  # e.g. an unbalanced [ in the host
@@ -46,10 +51,11 @@ def request(tenant: str, campaign: Campaign, params: Mapping[str, str], warnings
     at = None
     if exetime.lower() not in importws_record.NO_DIALTIME:
         try:
-            at = datetime.strptime(exetime, importws_record.DIALTIME_FORMAT)
+            local = read_local(datetime.strptime(exetime, importws_record.DIALTIME_FORMAT), zone, "/exetime")
         except ValueError:
             message = "exetime must be empty, NULL, 0000-00-00 00:00:00 or a time yyyy-mm-dd hh:mm:ss"
             return Parsed(Rejected([_err("bad_value", "/exetime", message)], tenant, campaign.campaign), warnings)
+        at, warnings = local.at, [*warnings, *local.warnings]
     fmt: FileFormat = "xlsx" if url.path.lower().endswith(".xlsx") else "csv"
     req = ImportRequest(
         tenant=tenant,
@@ -59,7 +65,7 @@ def request(tenant: str, campaign: Campaign, params: Mapping[str, str], warnings
         url=bare,
         username=username,
         password=SecretStr(password) if password else None,
-        schedule=Schedule(at=at),
+        schedule=Schedule(at=at, zone=zone),
         options={"delrow": int(params["delrow"] or 0), **{k: params[k] for k in ROW_OPTIONS}},
     )
     return Parsed(req, warnings)
@@ -72,6 +78,7 @@ class RowReader:
     tenant: str
     campaign: Campaign
     options: Mapping[str, Any]
+    zone: str = "UTC"  # the campaign's time zone when the job runs (Catalog.zone): dial times are read in it
 
     @property
     def header_rows(self) -> int:
@@ -83,7 +90,7 @@ class RowReader:
             if name.strip():
                 importws_record.put(self.campaign, values, name.strip(), value.strip())
         params = {k: str(self.options.get(k, "")) for k in ROW_OPTIONS}
-        parsed = importws_record.from_values(self.tenant, self.campaign, values, params, [])
+        parsed = importws_record.from_values(self.tenant, self.campaign, values, params, [], zone=self.zone)
         return _located(parsed, f"/rows/{number}")
 
     def too_many_rows(self, limit: int) -> ErrorDetail:
@@ -94,7 +101,7 @@ def rows_reader(tenant: str, campaign_id: str, options: Mapping[str, Any], catal
     campaign = catalog.campaign(tenant, campaign_id)
     if campaign is None:
         return _err("campaign_not_found", "/model_id", f"campaign {campaign_id[:64]!r} not found")
-    return RowReader(tenant, campaign, options)
+    return RowReader(tenant, campaign, options, catalog.zone(tenant, campaign_id))
 
 
 def _located(parsed: Parsed, path: str) -> Parsed:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 from service.catalog.model import Campaign
 from service.dialects.base import Parsed, Rejected, contact_key
 from service.errors import ErrorDetail
 from service.model.contact import ChangePackage, Contact, ContactRecord, DialListMode, Phone, Policy, WriteMode
+from service.model.localtime import LocalTime, read_local
 
 PHONE = re.compile(r"\+?[0-9*#]{3,24}")
 PHONE_SEPARATORS = str.maketrans("", "", " -.()\t")
@@ -53,17 +54,26 @@ class Values:
     warnings: list[ErrorDetail] = field(default_factory=list)
 
 
-def build(tenant: str, campaign: Campaign, params: Mapping[str, str], warnings: list[ErrorDetail]) -> Parsed:
-    """The record for ``source=data``, or why there is none."""
-    return from_values(tenant, campaign, context_values(campaign, params["context"]), params, warnings)
+def build(
+    tenant: str, campaign: Campaign, params: Mapping[str, str], warnings: list[ErrorDetail], *, zone: str
+) -> Parsed:
+    """The record for ``source=data``, or why there is none; ``zone``: the campaign's time zone."""
+    return from_values(tenant, campaign, context_values(campaign, params["context"]), params, warnings, zone=zone)
 
 
 def from_values(
-    tenant: str, campaign: Campaign, values: Values, params: Mapping[str, str], warnings: list[ErrorDetail]
+    tenant: str,
+    campaign: Campaign,
+    values: Values,
+    params: Mapping[str, str],
+    warnings: list[ErrorDetail],
+    *,
+    zone: str,
 ) -> Parsed:
-    """The record for one customer's values (``context``, or a file row) with the request's options."""
+    """The record for one customer's values (``context``, or a file row) with the request's options;
+    a dial time is a local time in ``zone`` (the campaign's, else the tenant's: Catalog.zone)."""
     warnings = [*warnings, *values.warnings]
-    phone, errors, more = _phone(campaign, values, params)
+    phone, errors, more = _phone(campaign, values, params, zone)
     warnings += more
     given = (lookup(campaign, values, campaign.key_field) or "").strip()
     key = given or (phone.number if phone else "")
@@ -150,7 +160,7 @@ def lookup(campaign: Campaign, values: Values, name: str) -> str | None:
 
 
 def _phone(
-    campaign: Campaign, values: Values, params: Mapping[str, str]
+    campaign: Campaign, values: Values, params: Mapping[str, str], zone: str
 ) -> tuple[Phone | None, list[ErrorDetail], list[ErrorDetail]]:
     """The dial-list entry: the phone_field's number with the priority and dial time fields."""
     spec = params["phone_field"]
@@ -166,10 +176,12 @@ def _phone(
         message = f"the phone_field {spec.strip()[:64]} value is not a phone number (3-24 digits, * or #)"
         errors.append(_err("bad_phone", "/context", message))
     priority = _priority(lookup(campaign, values, params["priority_field"]), params["priority_field"], errors)
-    dial_at = _dial_at(lookup(campaign, values, params["dialtime_field"]), params["dialtime_field"], errors)
+    dial_at = _dial_at(lookup(campaign, values, params["dialtime_field"]), params["dialtime_field"], zone, errors)
     if errors:
         return None, errors, []
-    return Phone(number=number, priority=priority, dial_at=dial_at), [], []
+    if dial_at is None:
+        return Phone(number=number, priority=priority), [], []
+    return Phone(number=number, priority=priority, dial_at=dial_at.at, dial_zone=dial_at.zone), [], [*dial_at.warnings]
 
 
 def _priority(value: str | None, spec: str, errors: list[ErrorDetail]) -> int | None:
@@ -182,12 +194,12 @@ def _priority(value: str | None, spec: str, errors: list[ErrorDetail]) -> int | 
     return None
 
 
-def _dial_at(value: str | None, spec: str, errors: list[ErrorDetail]) -> datetime | None:
-    """``yyyy-mm-dd hh:mm:ss`` in UTC; empty, NULL or the zero date mean no schedule."""
+def _dial_at(value: str | None, spec: str, zone: str, errors: list[ErrorDetail]) -> LocalTime | None:
+    """``yyyy-mm-dd hh:mm:ss``, a local time in ``zone``; empty, NULL or the zero date mean no schedule."""
     if value is None or value.lower() in NO_DIALTIME:
         return None
     try:
-        return datetime.strptime(value, DIALTIME_FORMAT).replace(tzinfo=UTC)
+        return read_local(datetime.strptime(value, DIALTIME_FORMAT), zone, "/context")
     except ValueError:
         message = f"the dialtime_field {spec.strip()[:64]} value must be a time yyyy-mm-dd hh:mm:ss"
         errors.append(_err("bad_dialtime", "/context", message))

@@ -83,6 +83,7 @@ class ISales:
         assert tenant is not None and campaign is not None
         name: str = data["fileName"]
         at = (int(data["hour"]), int(data["minute"])) if data.get("hour") is not None else None
+        zone = catalog.zone(tenant, campaign)  # hour and minute are the campaign's (else tenant's) local time
         request = ImportRequest(
             tenant=tenant,
             campaign=campaign,
@@ -91,7 +92,7 @@ class ISales:
             server_id=data["serverId"],
             file_path=data.get("filePath") or None,
             file_name=name,
-            schedule=Schedule(hour_minute=at),
+            schedule=Schedule(hour_minute=at, zone=zone),
             max_rows=rules.MAX_ROWS,
         )
         return Parsed(request)
@@ -104,7 +105,7 @@ class ISales:
         if found is None:
             detail = f"The campaign '{campaign}' does not exist for tenant '{tenant}'."
             return rules.error(rules.WRONG_VALUE, "/campaignId", detail)
-        return RowReader(self, tenant, campaign, found)
+        return RowReader(self, tenant, campaign, found, zone=catalog.zone(tenant, campaign))
 
     def _rows(self, tenant: str | None, data: dict[str, Any], catalog: Catalog) -> list[Parsed]:
         rows = data["rows"]
@@ -117,8 +118,8 @@ class ISales:
             count = len(rows) if isinstance(rows, list) and rows else 1
             return [Parsed(Rejected(errors, tenant, campaign, rules.guess_key(rows, i))) for i in range(count)]
         assert tenant is not None and campaign is not None
-        found = catalog.campaign(tenant, campaign)
-        return [self.row(tenant, campaign, i, row, found) for i, row in enumerate(rows)]
+        found, zone = catalog.campaign(tenant, campaign), catalog.zone(tenant, campaign)
+        return [self.row(tenant, campaign, i, row, found, zone=zone) for i, row in enumerate(rows)]
 
     def _context(
         self, tenant: str | None, data: dict[str, Any], catalog: Catalog, errors: list[ErrorDetail]
@@ -137,9 +138,10 @@ class ISales:
         detail = f"The campaign '{campaign}' does not exist for tenant '{tenant}'."
         return [*out, rules.error(rules.WRONG_VALUE, "/campaignId", detail)]
 
-    def row(self, tenant: str, campaign: str, index: int, raw: Any, found: Campaign | None) -> Parsed:
+    def row(self, tenant: str, campaign: str, index: int, raw: Any, found: Campaign | None, *, zone: str) -> Parsed:
         """One template row (``index``: its place in ``rows``, or its row number in a file); ``found``:
-        the campaign in the catalog, whose match policy decides the key of a row without one."""
+        the campaign in the catalog, whose match policy decides the key of a row without one; ``zone``:
+        the time zone its recycleTime is read in."""
         base = ("rows", index)
         errors = rules.check(self._row, raw, base)
         if not isinstance(raw, dict):
@@ -153,10 +155,12 @@ class ISales:
             errors += rules.recycle_time_errors(raw, base)
         if errors:
             return Parsed(Rejected(errors, tenant, campaign, rules.guess_key([raw], 0)))
-        record = ContactRecord(
-            tenant=tenant, campaign=campaign, contact=rules.contact(raw, called, found), policy=POLICY
-        )
-        return Parsed(record)
+        recycle = rules.recycle_time(raw, base, zone)
+        contact = rules.contact(raw, called, found)
+        if recycle is not None:
+            contact = contact.model_copy(update={"recycle_at": recycle.at, "recycle_zone": recycle.zone})
+        record = ContactRecord(tenant=tenant, campaign=campaign, contact=contact, policy=POLICY)
+        return Parsed(record, list(recycle.warnings) if recycle is not None else [])
 
     def native(self, outcome: Outcome) -> Any:
         """The seed's response body: resultCode/resultDesc, importTaskId, returnCode/returnDesc."""
@@ -181,6 +185,7 @@ class RowReader:
     campaign: str
     found: Campaign
     header_rows: int = 1
+    zone: str = "UTC"  # the campaign's time zone when the job runs (Catalog.zone)
 
     def parse(self, header: list[str], number: int, cells: list[str]) -> Parsed:
         raw = {
@@ -188,7 +193,7 @@ class RowReader:
             for name, cell in zip(header, cells, strict=False)
             if name.strip() and cell.strip() not in EMPTY_CELLS
         }
-        return self.isales.row(self.tenant, self.campaign, number, raw, self.found)
+        return self.isales.row(self.tenant, self.campaign, number, raw, self.found, zone=self.zone)
 
     def too_many_rows(self, limit: int) -> ErrorDetail:
         return rules.error(

@@ -21,6 +21,7 @@ from service.catalog.model import Campaign
 from service.dialects.base import contact_key
 from service.errors import ErrorDetail
 from service.model.contact import Contact, Phone
+from service.model.localtime import LocalTime, read_local
 from service.pipeline.validate import Schema, pointer
 
 SUCCESS = "0200000"
@@ -197,6 +198,14 @@ def recycle_time_errors(row: dict[str, Any], base: tuple[Any, ...]) -> list[Erro
         at = pointer((*base, "recycleTime"))
         return [error(CONVERSION, at, f"{_name(at)} is not a valid time.")]
     return []
+
+
+def recycle_time(row: dict[str, Any], base: tuple[Any, ...], zone: str) -> LocalTime | None:
+    """A valid ``recycleTime`` (``yyyy-mm-dd hh:mm:ss``) as a local time in ``zone``; ``None`` when not given."""
+    value = row.get("recycleTime")
+    if not value:
+        return None
+    return read_local(datetime.strptime(value, RECYCLE_FORMAT), zone, pointer((*base, "recycleTime")))
 
 
 def _given(value: Any) -> Any:

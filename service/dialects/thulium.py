@@ -11,7 +11,7 @@ map entry, ``{"441": {"http_status": 201, "record_id": 111, "status": "ADDED"}}`
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ from service.catalog.model import Campaign, Catalog
 from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, DialListMode, MemberMode, Policy, WriteMode
+from service.model.localtime import UTC_ZONE, LocalTime, read_local
 from service.model.outcome import Outcome, Status
 from service.pipeline.envelope import Envelope
 from service.pipeline.validate import definition, load_validator, pointer, schema_errors, without_property
@@ -45,6 +46,7 @@ class _Event:
     campaign_id: str | None
     campaign: Campaign | None
     errors: list[ErrorDetail]
+    zone: str = UTC_ZONE  # next_call_date is read in it: the campaign's, else the tenant's (catalog.zone)
 
 
 class Thulium:
@@ -95,7 +97,7 @@ class Thulium:
         campaign = catalog.campaign(tenant, campaign_id)
         if campaign is None:
             return _Event(tenant, campaign_id, None, [_err("campaign_not_found", "/id", "Campaign not found.")])
-        return _Event(tenant, campaign_id, campaign, [])
+        return _Event(tenant, campaign_id, campaign, [], catalog.zone(tenant, campaign_id))
 
     # -- one record --------------------------------------------------------------------------------
 
@@ -106,7 +108,7 @@ class Thulium:
         if event.errors or errors or event.campaign is None or key is None:
             return Parsed(Rejected([*event.errors, *errors], event.tenant, event.campaign_id, key))
         assert isinstance(raw, dict) and event.tenant is not None
-        next_call, date_errors = _next_call(raw.get("next_call_date"), base)
+        next_call, date_errors = _next_call(raw.get("next_call_date"), base, event.zone)
         errors = date_errors + _status_errors(event.campaign, raw, base)
         if errors:
             return Parsed(Rejected(errors, event.tenant, event.campaign.campaign, key))
@@ -115,11 +117,13 @@ class Thulium:
             status=_id_str(raw.get("status_id")),
             agent=raw.get("agent_login"),
             priority=_int(raw.get("order")),
-            next_call_at=next_call,
+            next_call_at=next_call.at if next_call else None,
+            next_call_zone=next_call.zone if next_call else None,
             attributes=_attributes(raw),
         )
         return Parsed(
-            ContactRecord(tenant=event.tenant, campaign=event.campaign.campaign, contact=contact, policy=POLICY)
+            ContactRecord(tenant=event.tenant, campaign=event.campaign.campaign, contact=contact, policy=POLICY),
+            list(next_call.warnings) if next_call else [],
         )
 
 
@@ -143,14 +147,16 @@ def _status_errors(campaign: Campaign, raw: dict[str, Any], base: tuple[Any, ...
     return errors
 
 
-def _next_call(value: Any, base: tuple[Any, ...]) -> tuple[datetime | None, list[ErrorDetail]]:
-    """``YYYY-MM-DD hh:mm`` (the schema checked the shape) as a UTC time; an impossible date fails."""
+def _next_call(value: Any, base: tuple[Any, ...], zone: str) -> tuple[LocalTime | None, list[ErrorDetail]]:
+    """``YYYY-MM-DD hh:mm`` (the schema checked the shape), a local time in ``zone``; an impossible date fails."""
     if value is None:
         return None, []
+    path = pointer((*base, "next_call_date"))
     try:
-        return datetime.strptime(value, DATE_FORMAT).replace(tzinfo=UTC), []
+        wall = datetime.strptime(value, DATE_FORMAT)
     except ValueError:
-        return None, [_bad_date(pointer((*base, "next_call_date")))]
+        return None, [_bad_date(path)]
+    return read_local(wall, zone, path), []
 
 
 def _tenant(attribute: str | None, data: Any) -> tuple[str | None, list[ErrorDetail]]:

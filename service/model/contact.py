@@ -51,7 +51,8 @@ class Phone(BaseModel):
     number: str
     type: str | None = None
     priority: int | None = None
-    dial_at: datetime | None = None
+    dial_at: datetime | None = None  # the instant (UTC) a local dial time names
+    dial_zone: str | None = None  # the IANA zone dial_at was given in (service/model/localtime.py)
     delay_s: int | None = None
     raw: str | None = None  # the number as given, when normalisation changed it
     time_zones: tuple[str, ...] | None = None  # IANA zones of the number (libphonenumber), when valid
@@ -65,6 +66,8 @@ class Phone(BaseModel):
         for key in ("raw", "time_zones", "invalid"):
             if out.get(key) is None:
                 out.pop(key, None)
+        if out.get("dial_zone") is None:
+            out.pop("dial_zone", None)
         return out
 
 
@@ -87,6 +90,20 @@ class Contact(BaseModel):
     next_call_at: datetime | None = None
     window_begin: datetime | None = None
     window_end: datetime | None = None
+    # the IANA zone each local time was given in (service/model/localtime.py); the times are UTC instants
+    next_call_zone: str | None = None
+    window_zone: str | None = None
+    recycle_at: datetime | None = None  # iSales recycleTime (also kept as given in fields)
+    recycle_zone: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_times(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The zone members (and recycle_at) appear only once set: records without local times dump as before."""
+        out: dict[str, Any] = handler(self)
+        for key in ("next_call_zone", "window_zone", "recycle_at", "recycle_zone"):
+            if out.get(key) is None:
+                out.pop(key, None)
+        return out
 
 
 class MatchOn(StrEnum):

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
+
+from service.model.localtime import read_local, wall_time
 
 JOB_NS = uuid.UUID("7b0e4c52-31d9-4f7e-9c1a-5d2e8f6a0b13")
 
@@ -35,23 +36,29 @@ FINAL_STATES = frozenset({JobState.COMPLETED, JobState.FAILED, JobState.CANCELLE
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    """When to run: at a local time (importWS ``exetime``), at the next hour:minute (iSales), or now."""
+    """When to run: at a local time (importWS ``exetime``), at the next hour:minute (iSales), or now.
 
-    at: datetime | None = None  # naive, in the configured time zone
+    ``zone`` is the time zone the request was read in (the campaign's, else the tenant's, else
+    ``CIS_IMPORT_TIMEZONE``); without one, ``due_at`` reads the times in the zone it is given."""
+
+    at: datetime | None = None  # aware: the instant; naive: a local time in the zone
     hour_minute: tuple[int, int] | None = None
+    zone: str | None = None
 
     def due_at(self, now: datetime, tz: str) -> datetime:
-        """The due time (UTC) for a request received at ``now`` (aware)."""
-        zone = ZoneInfo(tz)
+        """The due time (UTC) for a request received at ``now`` (aware); ``tz``: the zone when the
+        schedule names none. An hour:minute the clocks skip that day runs as much later as the gap is
+        long, one they pass twice the first time (service/model/localtime.py)."""
+        name = self.zone or tz
         if self.at is not None:
-            return self.at.replace(tzinfo=zone).astimezone(UTC)
+            return read_local(self.at, name).at
         if self.hour_minute is not None:
-            local = now.astimezone(zone)
+            today = wall_time(now, name)
             hour, minute = self.hour_minute
-            due = local.replace(hour=hour, minute=minute, second=0, microsecond=0)
-            if due <= local:
-                due = (local + timedelta(days=1)).replace(hour=hour, minute=minute, second=0, microsecond=0)
-            return due.astimezone(UTC)
+            for day in (today, today + timedelta(days=1)):
+                due = read_local(day.replace(hour=hour, minute=minute, second=0, microsecond=0), name).at
+                if due > now:
+                    return due
         return now.astimezone(UTC)
 
 

@@ -27,6 +27,7 @@ async def accept(
         sealed = seal(credentials(req), settings) if req.username or req.password else None
     except SealError as exc:
         return ErrorDetail("import.credentials_not_stored", "/", str(exc))
+    scheduled = req.schedule.at is not None or req.schedule.hour_minute is not None
     cap = min(req.max_rows, settings.import_max_rows) if req.max_rows else settings.import_max_rows
     job = await jobs.create(
         conn,
@@ -37,6 +38,7 @@ async def accept(
         due_at=req.schedule.due_at(datetime.now(UTC), settings.import_timezone),
         max_rows=cap,
         env=env,
+        due_zone=(req.schedule.zone or settings.import_timezone) if scheduled else None,
     )
     return job, job_events.message(settings.jobs_topic, job, "accepted")
 

@@ -33,6 +33,7 @@ def message(topic: str, job: Job, kind: Kind) -> OutMessage:
         "source": job.location(),
         "format": job.format,
         "due_at": job.due_at.isoformat().replace("+00:00", "Z"),
+        **({"due_zone": job.due_zone} if job.due_zone else {}),
         **job.counts(),
         "checkpoint": job.checkpoint,
     }

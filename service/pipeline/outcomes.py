@@ -101,6 +101,7 @@ def build(
             details={
                 "job_id": job.id,
                 "due_at": job.due_at.isoformat().replace("+00:00", "Z"),
+                **({"due_zone": job.due_zone} if job.due_zone else {}),
                 "source": job.location(),
             },
             **common,

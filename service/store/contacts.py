@@ -33,8 +33,13 @@ from service.model.contact import (
 from service.model.outcome import Status
 from service.store import dnc
 
-MEMBER_FIELDS = ("status", "agent", "priority", "next_call_at", "window_begin", "window_end")
-DIAL_FIELDS = (("type", "phone_type"), ("dial_at", "dial_at"), ("delay_s", "delay_s"), ("time_zones", "time_zones"))
+MEMBER_FIELDS = (
+    "status", "agent", "priority", "next_call_at", "window_begin", "window_end", "next_call_zone", "window_zone",
+)  # fmt: skip
+DIAL_FIELDS = (
+    ("type", "phone_type"), ("dial_at", "dial_at"), ("delay_s", "delay_s"), ("time_zones", "time_zones"),
+    ("dial_zone", "dial_zone"),
+)  # fmt: skip
 NOT_FOUND = ErrorDetail("customer.not_found", "/user_data", "Customer not found.")
 NO_KEY = ErrorDetail(
     "contact.user_data_missing", "/user_data", "UserData is missing and the campaign matches on it only"
@@ -134,7 +139,7 @@ async def _load(conn: asyncpg.Connection, records: list[ContactRecord]) -> _Stat
     }
     mrows = await conn.fetch(
         "SELECT m.id, m.tenant, m.campaign, m.user_data, m.status, m.agent, m.priority, m.next_call_at,"
-        " m.window_begin, m.window_end FROM campaign_records m"
+        " m.window_begin, m.window_end, m.next_call_zone, m.window_zone FROM campaign_records m"
         " JOIN unnest($1::text[], $2::text[]) AS k(t, u) ON m.tenant = k.t AND m.user_data = k.u",
         *cols,
     )
@@ -384,13 +389,14 @@ async def _write(conn: asyncpg.Connection, state: _State) -> None:
     if upserts:
         rows = await conn.fetch(
             "INSERT INTO campaign_records (tenant, campaign, user_data, status, agent, priority,"
-            " next_call_at, window_begin, window_end)"
-            " SELECT t, c, u, s, a, p, n::timestamptz, wb::timestamptz, we::timestamptz FROM unnest("
+            " next_call_at, window_begin, window_end, next_call_zone, window_zone)"
+            " SELECT t, c, u, s, a, p, n::timestamptz, wb::timestamptz, we::timestamptz, nz, wz FROM unnest("
             " $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],"
-            " $8::text[], $9::text[]) AS x(t, c, u, s, a, p, n, wb, we)"
+            " $8::text[], $9::text[], $10::text[], $11::text[]) AS x(t, c, u, s, a, p, n, wb, we, nz, wz)"
             " ON CONFLICT (tenant, campaign, user_data) DO UPDATE SET status = EXCLUDED.status,"
             " agent = EXCLUDED.agent, priority = EXCLUDED.priority, next_call_at = EXCLUDED.next_call_at,"
-            " window_begin = EXCLUDED.window_begin, window_end = EXCLUDED.window_end, updated_at = now()"
+            " window_begin = EXCLUDED.window_begin, window_end = EXCLUDED.window_end,"
+            " next_call_zone = EXCLUDED.next_call_zone, window_zone = EXCLUDED.window_zone, updated_at = now()"
             " RETURNING tenant, campaign, user_data, id",
             *_columns([k for k, _ in upserts], 3),
             *[[m.data.get(f) for _, m in upserts] for f in MEMBER_FIELDS],
@@ -414,12 +420,13 @@ async def _write_dial_list(conn: asyncpg.Connection, dial: dict[MKey, _DialOps])
         return
     await conn.execute(
         "INSERT INTO dial_list (tenant, campaign, user_data, phone, phone_type, priority, dial_at, delay_s,"
-        " time_zones) SELECT t, c, u, p, ty, pr, da::timestamptz, ds, string_to_array(tz, ' ')"
+        " time_zones, dial_zone) SELECT t, c, u, p, ty, pr, da::timestamptz, ds, string_to_array(tz, ' '), dz"
         " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],"
-        " $8::int[], $9::text[]) AS x(t, c, u, p, ty, pr, da, ds, tz)",
+        " $8::int[], $9::text[], $10::text[]) AS x(t, c, u, p, ty, pr, da, ds, tz, dz)",
         *_columns([k for k, _ in rows], 3),
         *[[e.get(f) for _, e in rows] for f in ("phone", "phone_type", "priority", "dial_at", "delay_s")],
         [" ".join(e["time_zones"]) if e.get("time_zones") else None for _, e in rows],
+        [e.get("dial_zone") for _, e in rows],
     )
 
 

@@ -15,7 +15,7 @@ _COLUMNS = (
     "id, tenant, dialect, campaign, state, due_at, source_kind, source_url, source_secret, server_id, file_path,"
     " file_name, format, options, max_rows, total_rows, checkpoint, rows_read, rows_applied, rows_failed,"
     " error_code, error_message, lease_owner, lease_expires_at, attempts, event_source, event_id, event_topic,"
-    " event_partition, event_offset, event_time_ms, created_at, started_at, finished_at"
+    " event_partition, event_offset, event_time_ms, created_at, started_at, finished_at, due_zone"
 )
 
 
@@ -55,6 +55,7 @@ class Job:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    due_zone: str | None = None  # the zone a scheduled request's local time was read in
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Job:
@@ -94,13 +95,14 @@ async def create(
     due_at: datetime,
     max_rows: int,
     env: Envelope,
+    due_zone: str | None = None,
 ) -> Job:
     """Store a new job (scheduled); a job that exists already (the same request) is returned as is."""
     row = await conn.fetchrow(
         "INSERT INTO import_jobs (id, tenant, dialect, campaign, due_at, source_kind, source_url, source_secret,"
         " server_id, file_path, file_name, format, options, max_rows, event_source, event_id, event_topic,"
-        " event_partition, event_offset, event_time_ms)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        " event_partition, event_offset, event_time_ms, due_zone)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
         f" ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
         job_id,
         req.tenant,
@@ -122,6 +124,7 @@ async def create(
         env.partition,
         env.offset,
         env.timestamp_ms,
+        due_zone,
     )
     if row is None:
         found = await get(conn, job_id)

@@ -372,7 +372,9 @@ def test_file_imports_become_import_requests_answered_with_the_job_id(changes: d
     assert req.username == "fileuser" and req.password is not None and req.password.get_secret_value() == "filepwd"
     assert "filepwd" not in repr(req)
     exetime = changes["exetime"]
-    assert req.schedule.at == (datetime(2026, 5, 1, 8) if exetime.startswith("2026") else None)
+    # exetime is a local time in the campaign's zone; this catalog sets none: UTC
+    assert req.schedule.at == (datetime(2026, 5, 1, 8, tzinfo=UTC) if exetime.startswith("2026") else None)
+    assert req.schedule.zone == "UTC"
     assert req.options["delrow"] == int(changes["delrow"] or 0) and req.options["dupway"] == "update"
     accepted = Outcome(
         outcome_id="o",
@@ -505,8 +507,8 @@ def test_phone_priority_and_dial_time_feed_the_dial_list_by_field_or_display_nam
         _params(context=context, phone_field="Contact1", priority_field="Dialer Priority", dialtime_field="dialtime")
     )
     assert rec.contact.phones == [
-        Phone(number="+442079460001", priority=5, dial_at=datetime(2026, 3, 1, 9, 30, tzinfo=UTC))
-    ]
+        Phone(number="+442079460001", priority=5, dial_at=datetime(2026, 3, 1, 9, 30, tzinfo=UTC), dial_zone="UTC")
+    ]  # a local time in the campaign's zone; this catalog sets none: UTC
     assert (
         rec.contact.fields["phone1"] == "+44 20 7946 0001" and rec.contact.fields["dialtime"] == "2026-03-01 09:30:00"
     )
