@@ -153,7 +153,10 @@ class Settings(BaseSettings):
         1_000_000, description="Most data rows in one import file (iSales: 500,000, the seed's cap)."
     )
     import_timezone: str = Field(
-        "UTC", description="Time zone of importWS exetime and iSales hour/minute (an IANA name)."
+        "UTC",
+        description="Time zone (an IANA name) of the vendors' local times (Thulium next_call_date, importWS"
+        " dialtime and exetime, iSales hour/minute and recycleTime, dialler dates) for a campaign and tenant"
+        " without a --timezone of their own.",
     )
 
     @field_validator("import_allowed_networks")

@@ -297,6 +297,25 @@ def test_real_job_events_match_the_document(kind: job_events.Kind) -> None:
     assert _errors("/components/messages/jobEvent/payload", wrong), "the event kind is an enum"
 
 
+def test_local_times_with_their_zones_match_the_document() -> None:
+    # a Thulium next call and an importWS dial time read in the tenant's zone; a scheduled iSales job
+    contact = {"user_data": "441", "next_call_at": "2018-05-24T10:24:00Z", "next_call_zone": "Europe/Warsaw"}
+    dial = [{"phone": "+8613812345678", "dial_at": "2026-03-01T01:30:00Z", "dial_zone": "Asia/Shanghai"}]
+    added = _outcome(Status.ADDED, tenant="pl", campaign="00001", user_data="441", contact=contact, dial_list=dial)
+    message = outcomes.to_message(added, "contact-import-results", _envelope())
+    assert _errors("/components/messages/outcome/payload", orjson.loads(message.payload)) == []
+    bad = orjson.loads(message.payload)
+    bad["data"]["contact"]["next_call_zone"] = "+02:00"
+    assert _errors("/components/messages/outcome/payload", bad), "a zone is an IANA name, not an offset"
+
+    env = Envelope("isales-file-2", "crm", "isales", {}, "contact-imports", 1, 8, 1_760_000_000_000, None, "acme")
+    request = ImportRequest("acme", "C-1", "sftp", "xlsx", server_id="srv-1", file_name="a.xlsx")
+    job = dataclasses.replace(job_for(env, request), due_zone="Asia/Shanghai")
+    event = orjson.loads(job_events.message("contact-import-jobs", job, "accepted").payload)
+    assert event["data"]["due_zone"] == "Asia/Shanghai"
+    assert _errors("/components/messages/jobEvent/payload", event) == []
+
+
 @pytest.mark.parametrize("reason", ["too_large", "not_json", "bad_envelope", "unknown_dialect", "too_deep"])
 @pytest.mark.parametrize("value", [b"\x00not json", b"EVENT=Import&password=s3cret"])
 def test_real_dead_letters_match_the_document(reason: str, value: bytes) -> None:
