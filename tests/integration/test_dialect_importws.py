@@ -166,7 +166,9 @@ async def test_both_forms_credentials_and_failures(
     }
     row = await conn.fetchrow("SELECT phone, priority, dial_at FROM dial_list WHERE user_data = 'U1'")
     assert dict(row) == {"phone": "+442079460001", "priority": 5, "dial_at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC)}
-    assert got["json"]["dial_list"] == [{"phone": "+442079460001", "priority": 5, "dial_at": "2026-03-01T09:30:00Z"}]
+    # the dial time is read in the campaign's zone; none is set anywhere: UTC, and the entry says so
+    dial = {"phone": "+442079460001", "priority": 5, "dial_at": "2026-03-01T09:30:00Z", "dial_zone": "UTC"}
+    assert got["json"]["dial_list"] == [dial]
     assert await _dial_rows(conn, "U2") == 1
     assert await conn.fetchval("SELECT count(*) FROM customers") == 2  # nothing from the failed calls
 
