@@ -78,8 +78,3 @@ def read_local(wall: datetime, zone: str | None, path: str = "/") -> LocalTime:
 def wall_time(at: datetime, zone: str | None) -> datetime:
     """The instant ``at`` (aware) as the wall-clock time of ``zone`` (``None``: UTC), without offset."""
     return at.astimezone(_zone(zone or UTC_ZONE)).replace(tzinfo=None)
-
-
-def iso_utc(at: datetime) -> str:
-    """``at`` as the outcomes write instants: ISO 8601 in UTC with ``Z``."""
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
