@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -20,7 +21,9 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
+import orjson
 import psutil
 
 from service.ops.embedded import free_port
@@ -33,7 +36,8 @@ class DevStack:
         self.base.chmod(0o755)
         self.state = self.base / "state"
         self.kafka_port, self.http_port = free_port(), free_port()
-        self.log_path = self.base / "dev.log"
+        self.log_path = self.base / "dev.log"  # stderr: the log
+        self.out_path = self.base / "dev.out"  # stdout: where everything is
         self.proc: subprocess.Popen[bytes] | None = None
         self.pid = 0
         self._pty: int | None = None
@@ -52,8 +56,8 @@ class DevStack:
 
     def start(self) -> DevStack:
         self._code = None
-        with self.log_path.open("ab") as out:
-            self.proc = subprocess.Popen(self.argv(), cwd=self.base, env=self.env(), stdout=out, stderr=out)
+        with self.log_path.open("ab") as err, self.out_path.open("ab") as out:
+            self.proc = subprocess.Popen(self.argv(), cwd=self.base, env=self.env(), stdout=out, stderr=err)
         self.pid = self.proc.pid
         return self
 
@@ -92,8 +96,34 @@ class DevStack:
         os.close(self._pty)
 
     def output(self) -> str:
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return text + self._pty_out.decode(errors="replace")
+        return self.stdout() + self.stderr() + self._pty_out.decode(errors="replace")
+
+    def stdout(self) -> str:
+        return self.out_path.read_text(errors="replace") if self.out_path.exists() else ""
+
+    def stderr(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_records(self) -> list[dict[str, Any]]:
+        """Every line of its log, each of which must be a JSON object."""
+        records = [orjson.loads(line) for line in self.stderr().splitlines() if line.strip()]
+        assert all(isinstance(r, dict) for r in records)
+        return records
+
+    def dev_env(self) -> dict[str, str]:
+        """The settings it wrote for the other commands."""
+        lines = (self.state / "dev.env").read_text().splitlines()
+        return dict(shlex.split(line)[0].split("=", 1) for line in lines if line and not line.startswith("#"))
+
+    def cli(self, *args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+        """Another command, started as a person would: only the state folder tells it where the stack is."""
+        env = {k: v for k, v in self.env().items() if k != "CIS_HTTP_PORT"}
+        done = subprocess.run(
+            [sys.executable, "-m", "service", *args], cwd=self.base, env=env,
+            capture_output=True, text=True, timeout=timeout_s,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr[-3000:]
+        return done
 
     def exited(self) -> int | None:
         """Its exit code once it has ended (negative: the signal that ended it)."""

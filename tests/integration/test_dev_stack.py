@@ -9,9 +9,15 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterator
 
+import orjson
+import psutil
 import pytest
 
+from service.store import db as store_db
 from tests.devstack import DevStack
+from tests.jobs import setup_importws
+from tests.servers import http_server
+from tests.support import ROOT
 
 
 @pytest.fixture
@@ -30,6 +36,8 @@ def test_after_kill_9_the_next_run_recovers_and_ctrl_c_leaves_nothing(dev: DevSt
 
     dev.start().wait_ready()  # same ports, same state folder: what the first run left is found
     assert "Traceback" not in dev.output()
+    assert any(r["event"] == "stopping the embedded broker an earlier run left behind" for r in dev.log_records())
+    assert "reused the Postgres an earlier run left running" in dev.stdout()
     dev.signal(signal.SIGINT)
     assert dev.wait_exit() == 0, dev.output()[-3000:]
     assert dev.left_running() == [], dev.output()[-3000:]
@@ -46,3 +54,37 @@ def test_closing_its_terminal_leaves_nothing_behind(dev: DevStack) -> None:
     dev.signal(signal.SIGHUP)
     assert dev.wait_exit() == 0, dev.output()[-3000:]
     assert dev.left_running() == [], dev.output()[-3000:]
+
+
+async def test_it_says_where_everything_is_and_a_local_file_import_runs_end_to_end(dev: DevStack) -> None:
+    dev.start().wait_ready()
+    summary, env = dev.stdout(), dev.dev_env()
+    bootstrap, dsn, http = f"127.0.0.1:{dev.kafka_port}", env["CIS_DATABASE_URL"], f"http://127.0.0.1:{dev.http_port}"
+    assert env["CIS_KAFKA_BOOTSTRAP"] == bootstrap and bootstrap in summary
+    assert dsn.startswith("postgresql://") and dsn in summary
+    assert http in summary
+    topics = {"INPUT": "contact-imports", "RESULTS": "contact-import-results", "DEAD_LETTER": "contact-imports-dlq"}
+    for name, topic in {**topics, "JOBS": "contact-import-jobs"}.items():
+        assert env[f"CIS_{name}_TOPIC"] == topic and topic in summary
+    # the HTTP port listens on loopback only; private networks are for the dev service, not other commands
+    listening = [c.laddr for c in psutil.Process(dev.pid).net_connections("inet") if c.status == psutil.CONN_LISTEN]
+    assert [a.ip for a in listening if a.port == dev.http_port] == ["127.0.0.1"]
+    assert "CIS_IMPORT_ALLOW_PRIVATE_NETWORKS" not in env and "loopback and private addresses allowed" in summary
+    assert {"event", "level", "logger", "timestamp"} <= dev.log_records()[0].keys()
+
+    # the README's local file import: its example files, a file server on loopback, the commands
+    conn = await store_db.connect(dsn)
+    try:
+        await setup_importws(conn)
+    finally:
+        await conn.close()
+    examples = ROOT / "docs" / "examples"
+    with http_server(examples) as served:
+        event = orjson.loads((examples / "file-import.json").read_bytes())
+        assert event["data"]["context"] == "http://127.0.0.1:8000/contacts.csv"
+        event["data"]["context"] = served.url("contacts.csv")  # a free port, not the README's 8000
+        (dev.base / "file-import.json").write_bytes(orjson.dumps(event))
+        dev.cli("produce", "file-import.json")
+        lines = dev.cli("results", "--max", "4", "--idle", "60").stdout.splitlines()
+    got = sorted((o.get("user_data", ""), o["status"]) for o in map(orjson.loads, lines))
+    assert got == [("", "ACCEPTED"), ("F-2001", "ADDED"), ("F-2002", "ADDED"), ("F-2003", "FAILED")]
