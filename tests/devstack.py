@@ -115,6 +115,10 @@ class DevStack:
         lines = (self.state / "dev.env").read_text().splitlines()
         return dict(shlex.split(line)[0].split("=", 1) for line in lines if line and not line.startswith("#"))
 
+    def run_to_end(self) -> subprocess.CompletedProcess[str]:
+        """Another dev command on the same ports and state folder, which must end by itself."""
+        return subprocess.run(self.argv(), cwd=self.base, env=self.env(), capture_output=True, text=True, timeout=60)
+
     def cli(self, *args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
         """Another command, started as a person would: only the state folder tells it where the stack is."""
         env = {k: v for k, v in self.env().items() if k != "CIS_HTTP_PORT"}

@@ -13,6 +13,7 @@ held while it runs (released by the kernel however it ends) tells a live run fro
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
 import shlex
@@ -67,7 +68,10 @@ class DevStack:
             self.overrides["import_allow_private_networks"] = True
         if "CIS_KAFKA_BOOTSTRAP" not in env:
             self.broker = Broker(self.kafka_port, self.state / "broker.log", pid_file=self.state / "broker.pid")
-            self.broker.start()
+            try:
+                self.broker.start()
+            except StackError as exc:
+                raise StackError(f"{exc} (--kafka-port; make run DEV_ARGS='--kafka-port N')") from None
             self.overrides.update(kafka_bootstrap=self.broker.bootstrap, kafka_idempotent_producer=False)
             if "CIS_KAFKA_FETCH_MAX_WAIT_MS" not in env:
                 self.overrides["kafka_fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
@@ -193,8 +197,9 @@ def run(kafka_port: int) -> int:
             return 1
         except (_Stopped, KeyboardInterrupt):
             return 0
-        sys.stdout.write(stack.summary(settings))
-        sys.stdout.flush()
+        with contextlib.suppress(OSError):  # a terminal closed while the stack started
+            sys.stdout.write(stack.summary(settings))
+            sys.stdout.flush()
         asyncio.run(serve(settings))  # until SIGINT, SIGTERM or SIGHUP
     except (_Stopped, KeyboardInterrupt):
         pass

@@ -7,6 +7,7 @@ checked by PID (and start time) against every process of the stack seen running.
 from __future__ import annotations
 
 import signal
+import socket
 from collections.abc import Iterator
 
 import orjson
@@ -56,6 +57,18 @@ def test_closing_its_terminal_leaves_nothing_behind(dev: DevStack) -> None:
     assert dev.left_running() == [], dev.output()[-3000:]
 
 
+def test_a_port_another_program_holds_is_one_line_not_a_traceback(dev: DevStack) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", dev.kafka_port))
+        holder.listen()
+        done = dev.run_to_end()
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"contact-import dev: port {dev.kafka_port} is taken: stop what runs there or choose another port"
+        " (--kafka-port; make run DEV_ARGS='--kafka-port N')"
+    )
+
+
 async def test_it_says_where_everything_is_and_a_local_file_import_runs_end_to_end(dev: DevStack) -> None:
     dev.start().wait_ready()
     summary, env = dev.stdout(), dev.dev_env()
@@ -71,6 +84,12 @@ async def test_it_says_where_everything_is_and_a_local_file_import_runs_end_to_e
     assert [a.ip for a in listening if a.port == dev.http_port] == ["127.0.0.1"]
     assert "CIS_IMPORT_ALLOW_PRIVATE_NETWORKS" not in env and "loopback and private addresses allowed" in summary
     assert {"event", "level", "logger", "timestamp"} <= dev.log_records()[0].keys()
+
+    # a second run on the same state folder says so in one line, and leaves the first one alone
+    second = dev.run_to_end()
+    assert second.returncode == 1 and "Traceback" not in second.stderr
+    assert second.stderr.startswith("contact-import dev: another `contact-import dev`"), second.stderr
+    assert len(second.stderr.strip().splitlines()) == 1 and dev.dev_env() == env and dev.exited() is None
 
     # the README's local file import: its example files, a file server on loopback, the commands
     conn = await store_db.connect(dsn)
