@@ -67,24 +67,9 @@ class DevStack:
         if "CIS_IMPORT_ALLOW_PRIVATE_NETWORKS" not in env:  # a local file server for file imports
             self.overrides["import_allow_private_networks"] = True
         if "CIS_KAFKA_BOOTSTRAP" not in env:
-            self.broker = Broker(self.kafka_port, self.state / "broker.log", pid_file=self.state / "broker.pid")
-            try:
-                self.broker.start()
-            except StackError as exc:
-                raise StackError(f"{exc} (--kafka-port; make run DEV_ARGS='--kafka-port N')") from None
-            self.overrides.update(kafka_bootstrap=self.broker.bootstrap, kafka_idempotent_producer=False)
-            if "CIS_KAFKA_FETCH_MAX_WAIT_MS" not in env:
-                self.overrides["kafka_fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
-            if self.broker.stale_pid:
-                self.notes.append(f"stopped the broker an earlier run left running (pid {self.broker.stale_pid})")
+            self._start_broker()
         if "CIS_DATABASE_URL" not in env:
-            self.database = Database(self.state / "pg")
-            try:
-                self.overrides["database_url"] = SecretStr(self.database.start(exclusive=True))
-            except subprocess.SubprocessError:
-                raise StackError(f"the embedded Postgres did not start: see {self.state / 'pg' / 'log'}") from None
-            if self.database.reused_pid:
-                self.notes.append(f"reused the Postgres an earlier run left running (pid {self.database.reused_pid})")
+            self._start_database()
         if "CIS_IMPORT_SECRET_KEY" not in env:
             from service.imports.secrets import dev_key
 
@@ -92,6 +77,27 @@ class DevStack:
         settings = self.settings.model_copy(update=self.overrides)
         self._write_env(settings)
         return settings
+
+    def _start_broker(self) -> None:
+        self.broker = Broker(self.kafka_port, self.state / "broker.log", pid_file=self.state / "broker.pid")
+        try:
+            self.broker.start()
+        except StackError as exc:
+            raise StackError(f"{exc} (--kafka-port; make run DEV_ARGS='--kafka-port N')") from None
+        self.overrides.update(kafka_bootstrap=self.broker.bootstrap, kafka_idempotent_producer=False)
+        if "CIS_KAFKA_FETCH_MAX_WAIT_MS" not in os.environ:
+            self.overrides["kafka_fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
+        if self.broker.stale_pid:
+            self.notes.append(f"stopped the broker an earlier run left running (pid {self.broker.stale_pid})")
+
+    def _start_database(self) -> None:
+        self.database = Database(self.state / "pg")
+        try:  # exclusive: the lock says no other run uses this folder, so every handle left is stale
+            self.overrides["database_url"] = SecretStr(self.database.start(exclusive=True))
+        except subprocess.SubprocessError:
+            raise StackError(f"the embedded Postgres did not start: see {self.state / 'pg' / 'log'}") from None
+        if self.database.reused_pid:
+            self.notes.append(f"reused the Postgres an earlier run left running (pid {self.database.reused_pid})")
 
     def stop(self) -> None:
         """Stop what this run started (also after a failed start); signals wait until it is done."""
