@@ -12,9 +12,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Run the service on the embedded broker and Postgres (or on KAFKA_/DATABASE_ settings when given).
+## Run the service on the embedded broker and Postgres (or on KAFKA_/DATABASE_ settings when given);
+## DEV_ARGS="--kafka-port N" moves the broker (CIS_HTTP_PORT and CIS_STATE_DIR the rest).
 run: $(STAMP)
-	$(VENV)/bin/contact-import dev
+	$(VENV)/bin/contact-import dev $(DEV_ARGS)
 
 test: $(STAMP) tools
 	$(PY) -m pytest

@@ -125,10 +125,11 @@ def tune_gc() -> None:
 
 
 async def serve(settings: Settings) -> None:
-    """Run until SIGINT or SIGTERM."""
+    """Run until SIGINT, SIGTERM or SIGHUP (its terminal closed; unless started under nohup)."""
     tune_gc()
     app = App(settings)
     running = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        running.add_signal_handler(sig, app.stop)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if sig != signal.SIGHUP or signal.getsignal(sig) is not signal.SIG_IGN:
+            running.add_signal_handler(sig, app.stop)
     await app.run()

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 from pathlib import Path
-from typing import Any
-
-from pydantic import SecretStr
 
 from service.catalog import cli as catalog_cli
-from service.config import DEV_ENV_FILE, Settings
+from service.config import Settings
 from service.imports import cli as imports_cli
 from service.imports import jobs_cli
 from service.ops import dnc as dnc_cli
@@ -23,8 +19,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="contact-import", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("run", help="run the service with the settings from the environment")
-    dev = sub.add_parser("dev", help="start the embedded broker and Postgres (unless configured) and run")
-    dev.add_argument("--kafka-port", type=int, default=9092)
+    dev = sub.add_parser(
+        "dev",
+        help="start the embedded broker and Postgres (unless configured) and run",
+        epilog="The state folder is CIS_STATE_DIR, the HTTP port CIS_HTTP_PORT (bound to 127.0.0.1 unless"
+        " CIS_HTTP_HOST is set); where everything runs is printed and written to <state folder>/dev.env.",
+    )
+    dev.add_argument("--kafka-port", type=int, default=9092, help="port of the embedded broker (default: 9092)")
     sub.add_parser("migrate", help="apply database migrations and exit")
     sub.add_parser("topics", help="create the input, results and dead-letter topics and exit")
     produce = sub.add_parser("produce", help="publish the events in FILE to the input topic")
@@ -80,7 +81,9 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(serve(settings))
     elif args.command == "dev":
-        _dev(settings, args.kafka_port)
+        from service.ops import devstack
+
+        return devstack.run(args.kafka_port)
     elif args.command == "migrate":
         from service.app import prepare_database
 
@@ -113,47 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(report.line(args.dry_run), file=sys.stderr)
     return 0
-
-
-def _dev(settings: Settings, kafka_port: int) -> None:
-    """Embedded broker and Postgres for whatever the environment does not configure."""
-    from service.app import serve
-    from service.ops.embedded import FETCH_MAX_WAIT_MS, Broker, Database
-
-    state = settings.state_dir.resolve()
-    overrides: dict[str, Any] = {}
-    broker = database = None
-    if "CIS_KAFKA_BOOTSTRAP" not in os.environ:
-        broker = Broker(kafka_port, state / "broker.log")
-        broker.start()
-        overrides.update(kafka_bootstrap=broker.bootstrap, kafka_idempotent_producer=False)
-        if "CIS_KAFKA_FETCH_MAX_WAIT_MS" not in os.environ:
-            overrides["kafka_fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
-        print(f"embedded broker on {broker.bootstrap} (memory storage)", file=sys.stderr)
-    if "CIS_DATABASE_URL" not in os.environ:
-        database = Database(state / "pg")
-        overrides["database_url"] = SecretStr(database.start())
-        print(f"embedded Postgres in {database.path}", file=sys.stderr)
-    if "CIS_IMPORT_SECRET_KEY" not in os.environ:
-        from service.imports.secrets import dev_key
-
-        overrides["import_secret_key"] = SecretStr(dev_key(state))
-    env_file = Path(DEV_ENV_FILE)
-    env_file.parent.mkdir(parents=True, exist_ok=True)
-    env_file.write_text(
-        "".join(
-            f"CIS_{k.upper()}={v.get_secret_value() if isinstance(v, SecretStr) else str(v).lower()}\n"
-            for k, v in overrides.items()
-        )
-    )
-    try:
-        asyncio.run(serve(settings.model_copy(update=overrides)))
-    finally:
-        env_file.unlink(missing_ok=True)
-        if broker:
-            broker.stop()
-        if database:
-            database.stop()
 
 
 def _entry() -> None:  # pragma: no cover

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -11,14 +12,14 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
-DEV_ENV_FILE = ".state/dev.env"
+DEV_ENV_FILE = str(Path(os.environ.get("CIS_STATE_DIR", ".state")) / "dev.env")  # see state_dir
 
 
 class Settings(BaseSettings):
     """Every knob of the service. Environment variables are ``CIS_<FIELD>`` (upper case)."""
 
-    # ``make run`` writes where its embedded broker and Postgres are to .state/dev.env, so that the
-    # CLI tools started from the repository find them; real environment variables always win.
+    # ``make run`` writes where its embedded broker and Postgres are to <state folder>/dev.env while it
+    # runs, so that the CLI tools started from the repository find them; real environment variables win.
     model_config = SettingsConfigDict(env_prefix="CIS_", extra="ignore", env_file=DEV_ENV_FILE)
 
     # Kafka
