@@ -123,7 +123,9 @@ async def test_thulium_keeps_dictionary_status_and_adds_suppressed_records(dsn: 
             "message": "Added; not queued: every phone number is on a do-not-call list.",
         }
     }
-    assert suppressed["details"]["suppressed"] == [{"phone": "+48221234567", "list": "complaints", "tenant": "your-system-name"}]
+    assert suppressed["details"]["suppressed"] == [
+        {"phone": "+48221234567", "list": "complaints", "tenant": "your-system-name"}
+    ]
     assert plain["native"]["445"]["status"] == "ADDED" and plain["native"]["445"]["http_status"] == 201
     assert [d["contact"]["dictionary_status"] for d in got] == ["8", "12"]
     rows = await conn.fetch("SELECT user_data, dictionary_status FROM campaign_records WHERE campaign = '00001'")
