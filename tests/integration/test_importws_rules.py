@@ -129,6 +129,7 @@ async def test_file_requests_are_checked_when_they_arrive(dsn: str, conn: asyncp
         _file("loopback-name", "http://localhost:8080/contacts.csv"),
         _file("pdf", "http://93.184.215.14/contacts.pdf"),
         _file("mapped", "ftp://[::ffff:10.0.0.1]/x.csv", source="ftp"),
+        _file("unresolved", "http://files.invalid/contacts.csv"),  # no answer now: the fetch decides
     ]
     got = _by_event(await run_steps(dsn, CATALOG, steps, HERE))
 
@@ -138,10 +139,12 @@ async def test_file_requests_are_checked_when_they_arrive(dsn: str, conn: asyncp
         "loopback-name": [("source.forbidden_address", "/context")],
         "pdf": [("import.unsupported_format", "/context")],
         "mapped": [("source.forbidden_address", "/context")],
+        "unresolved": [],
     }
+    assert {e: got[e]["status"] for e in got} == {**dict.fromkeys(codes, "FAILED"), "unresolved": "ACCEPTED"}
     assert got["private"]["native"] == ("|Retuen|2|Retuen|192.168.1.88 is not a public address")
     assert got["pdf"]["native"] == "|Retuen|2|Retuen|unsupported file type .pdf: the file must be a .csv (or .xlsx)"
-    assert await conn.fetchval("SELECT count(*) FROM import_jobs") == 0
+    assert await conn.fetchval("SELECT count(*) FROM import_jobs") == 1
 
 
 async def test_a_scheme_the_deployment_refuses_is_answered_at_once(dsn: str, conn: asyncpg.Connection) -> None:

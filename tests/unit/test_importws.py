@@ -417,6 +417,20 @@ def test_a_file_row_maps_its_columns_like_context_names() -> None:
     assert ADAPTER.rows_reader("t1", "C1", {"delrow": 3}, CATALOG).header_rows == 3  # type: ignore[union-attr]
 
 
+def test_a_file_row_without_the_key_field_is_keyed_by_its_job_and_row_never_its_phone() -> None:
+    def key(job: str, number: int) -> str:
+        reader = ADAPTER.rows_reader("t1", "C1", {"phone_field": "Contact1", "job_id": job}, CATALOG)
+        assert not isinstance(reader, ErrorDetail)
+        parsed = reader.parse(["Name", "Contact1"], number, ["Ada", "+44 20 7946 0001"])
+        assert isinstance(parsed.record, ContactRecord), parsed.record
+        assert [(w.code, w.path) for w in parsed.warnings] == [("importws.key_generated", "/rows/%d" % number)]
+        return parsed.record.contact.user_data
+
+    keys = {key("J1", 2), key("J1", 3), key("J2", 2)}
+    assert len(keys) == 3 and all(k.startswith("auto-") for k in keys)
+    assert key("J1", 2) == key("J1", 2)  # a job resumed after a crash reads the same row as the same customer
+
+
 @pytest.mark.parametrize(
     ("changes", "path"),
     [
