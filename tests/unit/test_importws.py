@@ -423,7 +423,7 @@ def test_a_file_row_without_the_key_field_is_keyed_by_its_job_and_row_never_its_
         assert not isinstance(reader, ErrorDetail)
         parsed = reader.parse(["Name", "Contact1"], number, ["Ada", "+44 20 7946 0001"])
         assert isinstance(parsed.record, ContactRecord), parsed.record
-        assert [(w.code, w.path) for w in parsed.warnings] == [("importws.key_generated", "/rows/%d" % number)]
+        assert [(w.code, w.path) for w in parsed.warnings] == [("importws.key_generated", f"/rows/{number}")]
         return parsed.record.contact.user_data
 
     keys = {key("J1", 2), key("J1", 3), key("J2", 2)}
