@@ -32,15 +32,6 @@ ROW_OPTIONS = importws_params.PARAMETERS[importws_params.PARAMETERS.index("phone
 KINDS: dict[str, SourceKind] = {"http": "http", "https": "http", "ftp": "ftp", "ftps": "ftp", "sftp": "sftp"}
 # The file's type by its name (the seeds: "csv only"; a name without a suffix is read as CSV)
 FORMATS: dict[str, FileFormat] = {"": "csv", ".csv": "csv", ".txt": "csv", ".xlsx": "xlsx"}
-# What the seeds write for "no value": source_user=\u201c\u201d and source_pwd=\u201c\u201c (001), two single
-# typographic quotes (000), or plain quotes
-QUOTES = frozenset("\"'\u201c\u201d\u2018\u2019\u201e\u201a")
-
-
-def unquoted(value: str) -> str:
-    """A login value, with the seeds' way of writing an empty one (one or two quote marks) read as empty."""
-    text = value.strip()
-    return "" if 0 < len(text) <= 2 and all(c in QUOTES for c in text) else value
 
 
 def request(tenant: str, campaign: Campaign, params: Mapping[str, str], warnings: list[ErrorDetail]) -> Parsed:
@@ -54,7 +45,7 @@ def request(tenant: str, campaign: Campaign, params: Mapping[str, str], warnings
     if suffix not in FORMATS:
         message = f"unsupported file type {suffix[:16]}: the file must be a .csv (or .xlsx)"
         return Parsed(Rejected([_err_import("unsupported_format", message)], tenant, campaign.campaign), warnings)
-    username, password = unquoted(params["source_user"]) or None, unquoted(params["source_pwd"]) or None
+    username, password = params["source_user"] or None, params["source_pwd"] or None
     if url.username is not None and username is None:  # http://user:pwd@host/… works too
         username, password = unquote(url.username), unquote(url.password or "") or None
     bare = urlunsplit((url.scheme, url.netloc.rpartition("@")[2], url.path, url.query, ""))
