@@ -121,6 +121,12 @@ class Settings(BaseSettings):
     import_allowed_schemes: str = Field(
         "http,https,ftp,sftp", description="URL schemes an import may fetch from, comma separated."
     )
+    import_request_check_s: float = Field(
+        2.0,
+        ge=0,
+        description="Longest a file-import request waits when it arrives for its host name to resolve, so that a"
+        " refused address is answered at once (checked again when the file is fetched); 0: literal addresses only.",
+    )
     import_ca_file: Path | None = Field(
         None, description="CA bundle https import sources are verified against (default: certifi's)."
     )

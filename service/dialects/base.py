@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,21 @@ def contact_key(given: str | None, phones: Sequence[Phone], campaign: Campaign |
     if given or matched_by_phone(campaign):
         return given or ""
     return phones[0].number if phones else ""
+
+
+KEY_NS = uuid.UUID("5d1f3a2e-8c4b-4e71-a6f0-2b9d7c3e1a54")
+
+
+def generated_key(scope: str) -> str:
+    """The key of a record the client gave none (dialler without UserData, importWS without the
+    campaign's key field): derived from where the record came from (its event, or its import job, and
+    its position there), so the same record replayed is the same contact and no two records share it."""
+    return f"auto-{uuid.uuid5(KEY_NS, scope)}"
+
+
+def record_scope(envelope: Envelope, index: int) -> str:
+    """Where a record of an event came from, for :func:`generated_key`."""
+    return f"event\x1f{envelope.event_source}\x1f{envelope.event_id}\x1f{index}"
 
 
 AUTH_FAILED = ErrorDetail("auth.failed", "/", "authentication failed")  # the same for every way a login fails

@@ -3,10 +3,12 @@
 The event data is the DiallerContact itself (``overwriteDuplicates`` false) or
 ``{"overwriteDuplicates": bool, "contact": {...}}``; the tenant is the CloudEvents ``tenant`` attribute.
 Mandatory: ``Name``, ``DiallerCampaignsID`` or ``DiallerCampaignsName``, one of ``PhoneNumber1..6``.
-The key is ``UserData`` (missing or empty: the first phone number, with a warning; for a campaign
+The key is ``UserData``; missing or empty, a key derived from the event (``generated_key``: every
+such contact is a new one, and a replayed event is the same one), with a warning; for a campaign
 matching ``user_data_or_phone``, the customer holding one of its normalised numbers, else its first
-valid number). Overwrite true replaces a contact with the same key (REPLACE); false keeps and returns
-it (INSERT_ONLY → ALREADY_EXISTS).
+valid number. Overwrite true replaces a contact with the same key (REPLACE); false never writes over
+a stored contact (KEEP): it joins the requested campaign as stored (ADDED), or, already in it, is
+returned as stored (ALREADY_EXISTS).
 Unknown fields are warnings (``dialler.unknown_field``) and kept in ``Contact.attributes``.
 """
 
@@ -18,7 +20,14 @@ from typing import Any
 
 from service.catalog.model import Campaign, Catalog
 from service.dialects import dialler_native
-from service.dialects.base import Parsed, Rejected, contact_key, matched_by_phone, parse_datetime
+from service.dialects.base import (
+    Parsed,
+    Rejected,
+    generated_key,
+    matched_by_phone,
+    parse_datetime,
+    record_scope,
+)
 from service.dialects.dialler_fields import (
     ACCEPTED,
     CAMPAIGN_ID,
@@ -32,7 +41,7 @@ from service.dialects.dialler_fields import (
     known_spelling,
 )
 from service.errors import ErrorDetail
-from service.model.contact import Contact, ContactRecord, Phone, Policy, WriteMode
+from service.model.contact import Contact, ContactRecord, DialListMode, MemberMode, Phone, Policy, WriteMode
 from service.model.localtime import read_local
 from service.model.outcome import Outcome
 from service.pipeline.envelope import Envelope
@@ -43,6 +52,10 @@ MAX_UNKNOWN_WARNINGS = 50
 MAX_CAMPAIGN_NAMES = 10_000
 NO_TENANT = ErrorDetail("dialler.tenant_missing", "/", "the CloudEvents attribute 'tenant' is missing")
 Ref = tuple[str, str]  # (CAMPAIGN_ID | CAMPAIGN_NAME, value)
+# overwriteDuplicates: true replaces a stored contact; false never writes over it, but the contact still
+# joins the requested campaign (its stored phones queued there); already a member, it is left as it is
+OVERWRITE = Policy(mode=WriteMode.REPLACE)
+KEEP = Policy(mode=WriteMode.KEEP, member=MemberMode.INSERT_ONLY, dial_list=DialListMode.MIRROR)
 
 
 @dataclass(slots=True)
@@ -84,7 +97,7 @@ class Dialler:
         tenant = envelope.tenant
         ref = campaign_ref(data)
         phones = dial_phones(data, req.base)
-        user_data = _user_data(data, phones)
+        user_data = _given(data)
         errors = list(req.errors)
         if tenant is None:
             errors.insert(0, NO_TENANT)
@@ -98,8 +111,9 @@ class Dialler:
             return Parsed(Rejected([problem], tenant, ref[1], user_data), req.warnings + _unknown(req))
         self._remember(tenant, campaign)
         window, shifted = _window(req, catalog.zone(tenant, campaign.campaign))
-        record = _record(tenant, campaign, req, phones, window)
-        return Parsed(record, req.warnings + _warnings(req, campaign, phones, window) + shifted)
+        key = _key(data, campaign, record_scope(envelope, 0))
+        record = _record(tenant, campaign, req, phones, key, window)
+        return Parsed(record, req.warnings + _warnings(req, campaign, key, window) + shifted)
 
     def _unwrap(self, data: Any) -> _Request:
         if not isinstance(data, dict):
@@ -165,10 +179,19 @@ def dial_phones(data: dict[str, Any], base: tuple[str, ...] = ()) -> list[Phone]
     ]
 
 
-def _user_data(data: dict[str, Any], phones: list[Phone], campaign: Campaign | None = None) -> str | None:
-    """The contact's key (``None``: none to tell, or left to the campaign's phone match)."""
+def _given(data: dict[str, Any]) -> str | None:
+    """The UserData the client gave, if any."""
     value = data.get(USER_DATA)
-    return contact_key(None if _blank(value) else str(value), phones, campaign) or None
+    return None if _blank(value) else str(value)
+
+
+def _key(data: dict[str, Any], campaign: Campaign, scope: str) -> str:
+    """The contact's key: its UserData; without one, none when the campaign matches on the phone (the
+    store finds it), else a key of its own derived from the event (never one of its phone numbers)."""
+    given = _given(data)
+    if given:
+        return given
+    return "" if matched_by_phone(campaign) else generated_key(scope)
 
 
 def _mandatory(req: _Request, ref: Ref | None, phones: list[Phone], bad: set[str]) -> list[ErrorDetail]:
@@ -221,12 +244,12 @@ def _window(req: _Request, zone: str) -> tuple[dict[str, Any], list[ErrorDetail]
 
 
 def _record(
-    tenant: str, campaign: Campaign, req: _Request, phones: list[Phone], window: dict[str, Any]
+    tenant: str, campaign: Campaign, req: _Request, phones: list[Phone], key: str, window: dict[str, Any]
 ) -> ContactRecord:
     data = req.contact
     email = data.get("Email")
     contact = Contact(
-        user_data=_user_data(data, phones, campaign) or "",
+        user_data=key,
         name=data["Name"],
         email=email if isinstance(email, str) and email else None,
         phones=phones,
@@ -234,19 +257,19 @@ def _record(
         attributes={k: v for k, v in data.items() if k not in ACCEPTED},
         **window,
     )
-    policy = Policy(mode=WriteMode.REPLACE if req.overwrite else WriteMode.INSERT_ONLY)
+    policy = OVERWRITE if req.overwrite else KEEP
     return ContactRecord(tenant=tenant, campaign=campaign.campaign, contact=contact, policy=policy)
 
 
-def _warnings(req: _Request, campaign: Campaign, phones: list[Phone], window: dict[str, Any]) -> list[ErrorDetail]:
+def _warnings(req: _Request, campaign: Campaign, key: str, window: dict[str, Any]) -> list[ErrorDetail]:
     data = req.contact
     out = []
     if _blank(data.get(USER_DATA)) and matched_by_phone(campaign):
         message = "UserData is empty: the contact is matched by its phone numbers (the campaign's match policy)"
         out.append(ErrorDetail("dialler.user_data_from_phone", req.at(USER_DATA), message))
     elif _blank(data.get(USER_DATA)):
-        message = f"UserData is empty: the first phone number ({phones[0].type}) is the contact's key"
-        out.append(ErrorDetail("dialler.user_data_from_phone", req.at(USER_DATA), message))
+        message = f"UserData is empty: the contact is a new one, keyed {key} (from this event and its position)"
+        out.append(ErrorDetail("dialler.user_data_generated", req.at(USER_DATA), message))
     name = data.get(CAMPAIGN_NAME)
     if CAMPAIGN_ID in data and not _blank(name) and name != campaign.name:
         message = "DiallerCampaignsName differs from the campaign's name; DiallerCampaignsID decides"

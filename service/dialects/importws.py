@@ -17,7 +17,7 @@ from typing import Any
 
 from service.catalog.model import Catalog
 from service.dialects import importws_file, importws_params, importws_record
-from service.dialects.base import AUTH_FAILED, Login, Parsed, Rejected
+from service.dialects.base import AUTH_FAILED, Login, Parsed, Rejected, record_scope
 from service.errors import ErrorDetail
 from service.model.outcome import Outcome, Status
 from service.pipeline.envelope import Envelope
@@ -79,7 +79,9 @@ class ImportWS:
         if params["source"].lower() != "data":
             parsed = importws_file.request(tenant, campaign, params, read.warnings, zone=zone)
         else:
-            parsed = importws_record.build(tenant, campaign, params, read.warnings, zone=zone)
+            parsed = importws_record.build(
+                tenant, campaign, params, read.warnings, record_scope(envelope, 0), zone=zone
+            )
         parsed.login = login
         return parsed
 

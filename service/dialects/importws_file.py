@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
@@ -31,6 +32,8 @@ from service.model.localtime import read_local
 
 ROW_OPTIONS = importws_params.PARAMETERS[importws_params.PARAMETERS.index("phone_field") :]  # the record options
 KINDS: dict[str, SourceKind] = {"http": "http", "https": "http", "ftp": "ftp", "ftps": "ftp", "sftp": "sftp"}
+# The file's type by its name (the seeds: "csv only"; a name without a suffix is read as CSV)
+FORMATS: dict[str, FileFormat] = {"": "csv", ".csv": "csv", ".txt": "csv", ".xlsx": "xlsx"}
 
 
 def request(
@@ -43,6 +46,10 @@ def request(
     except ValueError:  # e.g. an unbalanced [ in the host
         message = "context must be the URL of the CSV file (http://… or ftp://…) when source is http or ftp"
         return Parsed(Rejected([_err("bad_value", "/context", message)], tenant, campaign.campaign), warnings)
+    suffix = PurePosixPath(unquote(url.path)).suffix.lower()
+    if suffix not in FORMATS:
+        message = f"unsupported file type {suffix[:16]}: the file must be a .csv (or .xlsx)"
+        return Parsed(Rejected([_err_import("unsupported_format", message)], tenant, campaign.campaign), warnings)
     username, password = params["source_user"] or None, params["source_pwd"] or None
     if url.username is not None and username is None:  # http://user:pwd@host/… works too
         username, password = unquote(url.username), unquote(url.password or "") or None
@@ -56,7 +63,7 @@ def request(
             message = "exetime must be empty, NULL, 0000-00-00 00:00:00 or a time yyyy-mm-dd hh:mm:ss"
             return Parsed(Rejected([_err("bad_value", "/exetime", message)], tenant, campaign.campaign), warnings)
         at, warnings = local.at, [*warnings, *local.warnings]
-    fmt: FileFormat = "xlsx" if url.path.lower().endswith(".xlsx") else "csv"
+    fmt = FORMATS[suffix]
     req = ImportRequest(
         tenant=tenant,
         campaign=campaign.campaign,
@@ -67,6 +74,7 @@ def request(
         password=SecretStr(password) if password else None,
         schedule=Schedule(at=at, zone=zone),
         options={"delrow": int(params["delrow"] or 0), **{k: params[k] for k in ROW_OPTIONS}},
+        url_pointer="/context",
     )
     return Parsed(req, warnings)
 
@@ -90,7 +98,8 @@ class RowReader:
             if name.strip():
                 importws_record.put(self.campaign, values, name.strip(), value.strip())
         params = {k: str(self.options.get(k, "")) for k in ROW_OPTIONS}
-        parsed = importws_record.from_values(self.tenant, self.campaign, values, params, [], zone=self.zone)
+        scope = f"job\x1f{self.options.get('job_id', '')}\x1f{number}"
+        parsed = importws_record.from_values(self.tenant, self.campaign, values, params, [], scope, zone=self.zone)
         return _located(parsed, f"/rows/{number}")
 
     def too_many_rows(self, limit: int) -> ErrorDetail:
@@ -118,3 +127,7 @@ def _located(parsed: Parsed, path: str) -> Parsed:
 
 def _err(code: str, path: str, message: str) -> ErrorDetail:
     return ErrorDetail(f"importws.{code}", path, message)
+
+
+def _err_import(code: str, message: str) -> ErrorDetail:
+    return ErrorDetail(f"import.{code}", "/context", message)

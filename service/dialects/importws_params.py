@@ -46,6 +46,12 @@ _ORDER = {name: i for i, name in enumerate((EVENT, *PARAMETERS))}
 _CANONICAL = {name.lower(): name for name in _ORDER}
 MAX_FIELDS = 100  # a query string with more pairs than this is not an importWS call
 
+# What the seeds write for "no value" (source_user=\u201c\u201d and source_pwd=\u201c\u201c in 001, two single
+# typographic quotes for the empty phone_field, priority_field and dialtime_field in 000's note): one or
+# two quote marks are read as empty in these parameters
+QUOTED_EMPTY = ("source_user", "source_pwd", "phone_field", "priority_field", "dialtime_field")
+QUOTES = frozenset("\"'\u201c\u201d\u2018\u2019\u201e\u201a")
+
 _SHAPE_CODES = {"schema.missing", "schema.wrong_type", "schema.too_long"}
 _VALUE_MESSAGES = {
     EVENT: "EVENT must be Import",
@@ -84,9 +90,15 @@ def read(data: Any, validator: Schema) -> Read:
     if errors:
         return Read(shape_errors=errors)
     params, errors, warnings = canonical(pairs)
-    values = {k: v for k, v in params.items() if isinstance(v, str)}
+    values = {k: unquoted(v) if k in QUOTED_EMPTY else v for k, v in params.items() if isinstance(v, str)}
     shape, value = _checked(schema_errors(validator, params))
     return Read(values, errors + shape, value, warnings)
+
+
+def unquoted(value: str) -> str:
+    """``value``, or empty when it is the seeds' way of writing no value (one or two quote marks)."""
+    text = value.strip()
+    return "" if 0 < len(text) <= 2 and all(c in QUOTES for c in text) else value
 
 
 def decode_query(text: str) -> tuple[list[tuple[str, Any]], list[ErrorDetail]]:

@@ -3,7 +3,9 @@
 ``context`` is ``name=value||name=value``; each name is a field name (``phone1``) or the campaign's
 display name for it (``Name``). Names the campaign does not know are kept as custom attributes, with
 a warning. ``phone_field`` / ``priority_field`` / ``dialtime_field`` name the fields that feed the
-dial list; the key (UserData) is the campaign's key field, else the phone_field's number.
+dial list; the key (UserData) is the campaign's key field. Without one the customer is a new one,
+keyed by where it came from (base.generated_key: the event, or the file's job and row), unless the
+campaign matches on the phone (``user_data_or_phone``), which finds it by its phone_field number.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from service.catalog.model import Campaign
-from service.dialects.base import Parsed, Rejected, contact_key
+from service.dialects.base import Parsed, Rejected, generated_key, matched_by_phone
 from service.errors import ErrorDetail
 from service.model.contact import ChangePackage, Contact, ContactRecord, DialListMode, Phone, Policy, WriteMode
 from service.model.localtime import LocalTime, read_local
@@ -55,10 +57,18 @@ class Values:
 
 
 def build(
-    tenant: str, campaign: Campaign, params: Mapping[str, str], warnings: list[ErrorDetail], *, zone: str
+    tenant: str,
+    campaign: Campaign,
+    params: Mapping[str, str],
+    warnings: list[ErrorDetail],
+    scope: str,
+    *,
+    zone: str,
 ) -> Parsed:
-    """The record for ``source=data``, or why there is none; ``zone``: the campaign's time zone."""
-    return from_values(tenant, campaign, context_values(campaign, params["context"]), params, warnings, zone=zone)
+    """The record for ``source=data``, or why there is none; ``scope``: where it came from (its event);
+    ``zone``: the campaign's time zone."""
+    values = context_values(campaign, params["context"])
+    return from_values(tenant, campaign, values, params, warnings, scope, zone=zone)
 
 
 def from_values(
@@ -67,6 +77,7 @@ def from_values(
     values: Values,
     params: Mapping[str, str],
     warnings: list[ErrorDetail],
+    scope: str,
     *,
     zone: str,
 ) -> Parsed:
@@ -76,16 +87,20 @@ def from_values(
     phone, errors, more = _phone(campaign, values, params, zone)
     warnings += more
     given = (lookup(campaign, values, campaign.key_field) or "").strip()
-    key = given or (phone.number if phone else "")
-    if not values.errors and not errors and not key:
-        message = f"no value for the key field {campaign.key_field} and no phone_field number to key the customer by"
+    by_phone = not given and matched_by_phone(campaign)
+    if not values.errors and not errors and by_phone and phone is None:
+        message = f"no value for the key field {campaign.key_field} and no phone_field number to match the customer by"
         errors.append(_err("missing_key", "/context", message))
     if values.errors or errors:
-        return Parsed(Rejected([*values.errors, *errors], tenant, campaign.campaign, key or None), warnings)
+        return Parsed(Rejected([*values.errors, *errors], tenant, campaign.campaign, given or None), warnings)
+    key = given or ("" if by_phone else generated_key(scope))
+    if not given and not by_phone:
+        message = f"no value for the key field {campaign.key_field}: the customer is a new one, keyed {key}"
+        warnings.append(_err("key_generated", "/context", message))
     fields = {f: v for f, v in values.fields.items() if f in campaign.fields}
     name = next((v for f, v in fields.items() if f.lower() == "name" and v), None)
     contact = Contact(
-        user_data=contact_key(given, [phone] if phone else [], campaign),
+        user_data=key,
         name=name,
         phones=[phone] if phone else [],
         fields=fields,

@@ -36,6 +36,7 @@ POLICY = Policy(mode=WriteMode.MUST_EXIST, member=MemberMode.INSERT_ONLY, dial_l
 
 HTTP_CREATED = 201
 HTTP_BAD_REQUEST = 400
+SUPPRESSED_MESSAGE = "Added; not queued: every phone number is on a do-not-call list."
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,11 +75,13 @@ class Thulium:
         if outcome.status is Status.FAILED:
             message = outcome.errors[0].message if outcome.errors else "Adding the record failed."
             return {key: {"http_status": HTTP_BAD_REQUEST, "status": Status.FAILED.value, "message": message}}
-        added = outcome.status is Status.ADDED
+        added = _added(outcome)
         entry: dict[str, Any] = {"http_status": HTTP_CREATED if added else HTTP_BAD_REQUEST}
         if outcome.record_id is not None:
             entry["record_id"] = outcome.record_id
         entry["status"] = (Status.ADDED if added else Status.ALREADY_EXISTS).value
+        if outcome.status is Status.SUPPRESSED and added:
+            entry["message"] = SUPPRESSED_MESSAGE
         return {key: entry}
 
     # -- the event ---------------------------------------------------------------------------------
@@ -119,12 +122,19 @@ class Thulium:
             priority=_int(raw.get("order")),
             next_call_at=next_call.at if next_call else None,
             next_call_zone=next_call.zone if next_call else None,
-            attributes=_attributes(raw),
+            dictionary_status=_id_str(raw.get("dictionary_status_id")),
         )
         return Parsed(
             ContactRecord(tenant=event.tenant, campaign=event.campaign.campaign, contact=contact, policy=POLICY),
             list(next_call.warnings) if next_call else [],
         )
+
+
+def _added(outcome: Outcome) -> bool:
+    """Whether the record joined the campaign: ADDED, or added with every number suppressed (do-not-call)."""
+    if outcome.status is Status.SUPPRESSED:
+        return outcome.details.get("contact_status") == Status.ADDED.value
+    return outcome.status is Status.ADDED
 
 
 def _status_errors(campaign: Campaign, raw: dict[str, Any], base: tuple[Any, ...]) -> list[ErrorDetail]:
@@ -200,11 +210,6 @@ def _id_str(value: Any) -> str | None:
 
 def _int(value: Any) -> int | None:
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _attributes(raw: dict[str, Any]) -> dict[str, Any]:
-    dictionary = _id_str(raw.get("dictionary_status_id"))
-    return {"dictionary_status_id": dictionary} if dictionary is not None else {}
 
 
 def _str(data: Any, key: str) -> str | None:

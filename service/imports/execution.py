@@ -112,7 +112,9 @@ class JobExecution:
     def _reader(self) -> RowReader:
         if not isinstance(self._dialect, FileImports):
             raise JobFailed("import.unsupported_dialect", f"dialect {self.job.dialect} has no file imports")
-        reader = self._dialect.rows_reader(self.job.tenant, self.job.campaign, self.job.options, self._catalog)
+        # the job id: where a row came from, for the key of a row the file gives none (importWS)
+        options = {**self.job.options, "job_id": self.job.id}
+        reader = self._dialect.rows_reader(self.job.tenant, self.job.campaign, options, self._catalog)
         if isinstance(reader, ErrorDetail):
             raise JobFailed(reader.code, reader.message)
         return reader

@@ -168,6 +168,30 @@ async def resolve(url: str, limits: FetchLimits, budget: Budget) -> Target:
     return Target(scheme, host, port, unquote(parts.path) or "/", addresses[0])
 
 
+_UNDECIDED = frozenset({"source.unreachable", "source.timeout", "source.invalid_url"})
+
+
+async def precheck(url: str, limits: FetchLimits, resolve_s: float) -> SourceError | None:
+    """What can be told of ``url`` when a request names it, before any job: a scheme the settings
+    refuse, or a host that is, or resolves within ``resolve_s`` to, an address they refuse. A host that
+    does not resolve in time is not refused here; the fetch checks every address again when it runs
+    (the name may point elsewhere by then) and connects only to one it checked."""
+    host = urlsplit(url).hostname or ""
+    try:
+        literal = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        literal = None
+    if literal is not None and urlsplit(url).scheme.lower() in limits.allowed_schemes and not limits.permits(literal):
+        return SourceError("source.forbidden_address", f"{literal} is not a public address")
+    try:
+        await resolve(url, limits, Budget(resolve_s))
+    except SourceError as exc:
+        if exc.code in _UNDECIDED:
+            return None
+        return exc
+    return None
+
+
 @contextmanager
 def translated(translate: dict[type[BaseException], str], what: str) -> Iterator[None]:
     """Turn a protocol library's exceptions into ``SourceError``: the first matching class gives the code."""

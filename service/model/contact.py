@@ -40,7 +40,7 @@ class DialListMode(StrEnum):
 class ChangePackage(StrEnum):
     """Campaigns on the tenant's main table: a customer belongs to one of them at a time."""
 
-    SKIP = "skip"  # a customer of another campaign is left alone
+    SKIP = "skip"  # a customer already on the main table is not processed, whatever its campaigns
     UNASSIGN_TO_CURRENT = "unassign_to_current"  # moved here only if it belongs to no campaign
     REASSIGN_TO_CURRENT = "reassign_to_current"  # always moved here
 
@@ -85,6 +85,7 @@ class Contact(BaseModel):
     attributes: dict[str, Any] = Field(default_factory=dict)
     # membership of the campaign the record is imported into
     status: str | None = None
+    dictionary_status: str | None = None  # Thulium's dictionary_status_id
     agent: str | None = None
     priority: int | None = None
     next_call_at: datetime | None = None

@@ -79,6 +79,7 @@ class ImportRequest:
     schedule: Schedule = field(default_factory=Schedule)
     options: dict[str, Any] = field(default_factory=dict)
     max_rows: int | None = None  # the dialect's own cap (iSales: 500,000); None: CIS_IMPORT_MAX_ROWS
+    url_pointer: str = "/"  # where the URL is in the request (importWS ``/context``), for errors about it
 
 
 def job_id(tenant: str, event_source: str, event_id: str, index: int) -> str:

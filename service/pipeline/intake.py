@@ -9,6 +9,7 @@ import orjson
 
 from service.config import Settings
 from service.errors import ErrorDetail
+from service.imports import sources
 from service.imports.secrets import SealError, seal
 from service.model.job import ImportRequest, job_id
 from service.pipeline import job_events
@@ -41,6 +42,16 @@ async def accept(
         due_zone=(req.schedule.zone or settings.import_timezone) if scheduled else None,
     )
     return job, job_events.message(settings.jobs_topic, job, "accepted")
+
+
+async def precheck(settings: Settings, req: ImportRequest) -> ErrorDetail | None:
+    """Why the request's URL will never be fetched, when that can be told now (a refused scheme or
+    address); ``None`` otherwise. Runs before the transaction: a slow name lookup holds no lock."""
+    if req.url is None:
+        return None
+    limits = sources.FetchLimits.from_settings(settings)
+    refused = await sources.precheck(req.url, limits, settings.import_request_check_s)
+    return None if refused is None else ErrorDetail(refused.code, req.url_pointer, refused.message)
 
 
 def credentials(req: ImportRequest) -> str:

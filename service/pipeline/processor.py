@@ -6,6 +6,7 @@ Everything before the transaction is pure, so a retried batch repeats no side ef
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
@@ -160,6 +161,7 @@ class Processor:
         retried with each event in its own savepoint, so only the offending event's records fail.
         """
         t0 = time.perf_counter()
+        await _precheck_imports(self._s, prepared)
         try:
             result = await self._commit(conn, prepared, dead, moves, isolate=False)
         except (asyncpg.PostgresError, asyncpg.DataError) as exc:
@@ -289,6 +291,19 @@ class Processor:
                     results += await _guarded(conn, contacts.apply(conn, [p.record]), event_id=e.envelope.event_id)
             out.append(results)
         return out
+
+
+async def _precheck_imports(settings: Settings, prepared: list[_Event]) -> None:
+    """File-import requests whose URL can already be told to be refused fail now, not as a job."""
+    requests = [
+        (e, i, p.record) for e in prepared for i, p in enumerate(e.parsed) if isinstance(p.record, ImportRequest)
+    ]
+    if not requests:
+        return
+    refused = await asyncio.gather(*(intake.precheck(settings, req) for _, _, req in requests))
+    for (e, i, _), error in zip(requests, refused, strict=True):
+        if error is not None:
+            e.parsed[i] = access.reject(e.parsed[i], error)
 
 
 Result = Applied | DncApplied | ErrorDetail

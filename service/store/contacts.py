@@ -34,7 +34,8 @@ from service.model.outcome import Status
 from service.store import dnc
 
 MEMBER_FIELDS = (
-    "status", "agent", "priority", "next_call_at", "window_begin", "window_end", "next_call_zone", "window_zone",
+    "status", "dictionary_status", "agent", "priority", "next_call_at", "window_begin", "window_end",
+    "next_call_zone", "window_zone",
 )  # fmt: skip
 DIAL_FIELDS = (
     ("type", "phone_type"), ("dial_at", "dial_at"), ("delay_s", "delay_s"), ("time_zones", "time_zones"),
@@ -138,8 +139,8 @@ async def _load(conn: asyncpg.Connection, records: list[ContactRecord]) -> _Stat
         for r in rows
     }
     mrows = await conn.fetch(
-        "SELECT m.id, m.tenant, m.campaign, m.user_data, m.status, m.agent, m.priority, m.next_call_at,"
-        " m.window_begin, m.window_end, m.next_call_zone, m.window_zone FROM campaign_records m"
+        "SELECT m.id, m.tenant, m.campaign, m.user_data, m.status, m.dictionary_status, m.agent, m.priority,"
+        " m.next_call_at, m.window_begin, m.window_end, m.next_call_zone, m.window_zone FROM campaign_records m"
         " JOIN unnest($1::text[], $2::text[]) AS k(t, u) ON m.tenant = k.t AND m.user_data = k.u",
         *cols,
     )
@@ -214,8 +215,10 @@ def _apply_one(state: _State, rec: ContactRecord) -> Applied:
         if c != rec.campaign and not state.members[(rec.tenant, c, rec.contact.user_data)].deleted
     ]
     moved: list[str] = []
+    if pol.change_package is ChangePackage.SKIP:  # a customer already on the main table: not processed
+        return _result(Status.SKIPPED, rec, cust, member)
     if pol.change_package is not None and others:
-        if pol.change_package in (ChangePackage.SKIP, ChangePackage.UNASSIGN_TO_CURRENT):
+        if pol.change_package is ChangePackage.UNASSIGN_TO_CURRENT:
             return _result(Status.SKIPPED, rec, cust, member)
         moved = others  # reassign: the customer leaves its other main-table campaigns
     if member.exists and pol.member is MemberMode.INSERT_ONLY:
@@ -388,12 +391,13 @@ async def _write(conn: asyncpg.Connection, state: _State) -> None:
     upserts = [(k, m) for k, m in state.members.items() if m.dirty and not m.deleted]
     if upserts:
         rows = await conn.fetch(
-            "INSERT INTO campaign_records (tenant, campaign, user_data, status, agent, priority,"
+            "INSERT INTO campaign_records (tenant, campaign, user_data, status, dictionary_status, agent, priority,"
             " next_call_at, window_begin, window_end, next_call_zone, window_zone)"
-            " SELECT t, c, u, s, a, p, n::timestamptz, wb::timestamptz, we::timestamptz, nz, wz FROM unnest("
-            " $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],"
-            " $8::text[], $9::text[], $10::text[], $11::text[]) AS x(t, c, u, s, a, p, n, wb, we, nz, wz)"
+            " SELECT t, c, u, s, ds, a, p, n::timestamptz, wb::timestamptz, we::timestamptz, nz, wz FROM unnest("
+            " $1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::text[],"
+            " $9::text[], $10::text[], $11::text[], $12::text[]) AS x(t, c, u, s, ds, a, p, n, wb, we, nz, wz)"
             " ON CONFLICT (tenant, campaign, user_data) DO UPDATE SET status = EXCLUDED.status,"
+            " dictionary_status = EXCLUDED.dictionary_status,"
             " agent = EXCLUDED.agent, priority = EXCLUDED.priority, next_call_at = EXCLUDED.next_call_at,"
             " window_begin = EXCLUDED.window_begin, window_end = EXCLUDED.window_end,"
             " next_call_zone = EXCLUDED.next_call_zone, window_zone = EXCLUDED.window_zone, updated_at = now()"

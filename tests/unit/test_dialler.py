@@ -14,10 +14,10 @@ from hypothesis_jsonschema import from_schema
 
 from service.catalog.model import Campaign, Catalog
 from service.config import REPO_SCHEMAS
-from service.dialects.base import Parsed, Rejected
+from service.dialects.base import Parsed, Rejected, generated_key
 from service.dialects.dialler import Dialler
 from service.dialects.dialler_fields import ACCEPTED, CONTACT_FIELDS, INVALID_FLAGS, PHONES, STATE_FIELDS
-from service.model.contact import ContactRecord, MatchOn, MatchPolicy, WriteMode
+from service.model.contact import ContactRecord, DialListMode, MatchOn, MatchPolicy, MemberMode, WriteMode
 from service.model.outcome import ErrorModel, Outcome, Source, Status
 from service.pipeline.envelope import Envelope
 from service.pipeline.validate import load_validator, pointer
@@ -151,9 +151,9 @@ def test_golden_by_name_example_resolves_the_campaign_and_reports_its_garbled_ke
         (True, WriteMode.REPLACE),
         ("true", WriteMode.REPLACE),
         ("TRUE", WriteMode.REPLACE),
-        (False, WriteMode.INSERT_ONLY),
-        ("false", WriteMode.INSERT_ONLY),
-        (None, WriteMode.INSERT_ONLY),
+        (False, WriteMode.KEEP),
+        ("false", WriteMode.KEEP),
+        (None, WriteMode.KEEP),
     ],
 )
 def test_overwrite_duplicates_selects_the_write_mode(flag: Any, mode: WriteMode) -> None:
@@ -161,7 +161,8 @@ def test_overwrite_duplicates_selects_the_write_mode(flag: Any, mode: WriteMode)
     if flag is not None:
         data["overwriteDuplicates"] = flag
     assert _record(data).policy.mode is mode
-    assert _record(_seed_contact()).policy.mode is WriteMode.INSERT_ONLY
+    kept = _record(_seed_contact()).policy  # never written over; joins the campaign, once
+    assert (kept.mode, kept.member, kept.dial_list) == (WriteMode.KEEP, MemberMode.INSERT_ONLY, DialListMode.MIRROR)
 
 
 @pytest.mark.parametrize(
@@ -348,15 +349,19 @@ def test_phones_keep_their_slot_and_order_and_the_fax_is_not_dialled() -> None:
 
 
 @pytest.mark.parametrize("user_data", [None, "", "  ", "missing"])
-def test_without_user_data_the_first_phone_is_the_key_with_a_warning(user_data: str | None) -> None:
+def test_without_user_data_the_key_comes_from_the_event_never_the_phone(user_data: str | None) -> None:
     data = {**_seed_contact(), "UserData": user_data, "PhoneNumber1": None}
     if user_data == "missing":
         del data["UserData"]
     parsed = _parse(data)
     assert isinstance(parsed.record, ContactRecord)
-    assert parsed.record.contact.user_data == "PhoneNumber2"
-    assert _codes(parsed) == [("dialler.user_data_from_phone", "/UserData")]
-    assert "PhoneNumber2" in parsed.warnings[0].message and "testUserData" not in parsed.warnings[0].message
+    key = parsed.record.contact.user_data
+    assert key == generated_key("event\x1ftests\x1fev\x1f0") and key.startswith("auto-")
+    assert _codes(parsed) == [("dialler.user_data_generated", "/UserData")]
+    assert key in parsed.warnings[0].message and "PhoneNumber2" not in parsed.warnings[0].message
+    env = Envelope("another", "tests", "dialler", orjson.loads(orjson.dumps(data)), "in", 0, 1, 0, None, "acme")
+    other = ADAPTER.parse(env, CATALOG)[0].record
+    assert isinstance(other, ContactRecord) and other.contact.user_data not in (key, "PhoneNumber2")
 
 
 def test_without_user_data_a_campaign_matching_on_the_phone_leaves_the_key_to_the_store() -> None:

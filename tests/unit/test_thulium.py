@@ -351,9 +351,11 @@ def test_null_optional_fields_count_as_absent() -> None:
     assert (c.status, c.agent, c.priority, c.next_call_at, c.attributes) == (None, None, None, None, {})
 
 
-def test_dictionary_status_is_kept_in_the_attributes() -> None:
+def test_dictionary_status_is_kept_on_the_membership() -> None:
     got = _one(_rec(dictionary_status_id="D-2"))
-    assert isinstance(got, ContactRecord) and got.contact.attributes == {"dictionary_status_id": "D-2"}
+    assert isinstance(got, ContactRecord) and got.contact.dictionary_status == "D-2" and got.contact.attributes == {}
+    numeric = _one(_rec(dictionary_status_id=8))
+    assert isinstance(numeric, ContactRecord) and numeric.contact.dictionary_status == "8"
 
 
 def test_a_bad_record_fails_alone_and_order_is_kept() -> None:
