@@ -1,9 +1,10 @@
 """``python -m bench.import_read``: peak memory of reading a large import file, fetched over HTTP.
 
-For each format, writes an iSales-template file of ``--rows`` rows (streamingly), serves it from a
-loopback HTTP server and reads it in a fresh process with ``open_source`` + ``read_rows``, which
-reports the rows it read, its resident memory before reading and its peak (VmHWM). The file is
-never held whole: the peak stays flat as the row count grows.
+For each format, writes an iSales-template file of ``--rows`` rows (streamingly; a legacy .xls holds
+at most 65,535 rows below its header), serves it from a loopback HTTP server and reads it in a fresh
+process with ``open_source`` + ``read_rows``, which reports the rows it read, its resident memory
+before reading, its peak (VmHWM) and its rows per second. CSV and XLSX are never held whole: their
+peak stays flat as the row count grows; an .xls sheet is read whole, under a file-size limit.
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ def _status_mb(field: str) -> float:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-async def _read(url: str, fmt: Literal["csv", "xlsx"]) -> dict[str, Any]:
+Format = Literal["csv", "xlsx", "xls"]
+XLS_ROWS = 65_535  # a legacy .xls sheet holds at most 65,536 rows: the header and these
+
+
+async def _read(url: str, fmt: Format) -> dict[str, Any]:
     limits = FetchLimits(max_bytes=2**31, timeout_s=3600, allow_private_networks=True)
     before = _status_mb("VmRSS")
     start = time.perf_counter()
@@ -42,23 +47,30 @@ async def _read(url: str, fmt: Literal["csv", "xlsx"]) -> dict[str, Any]:
         async for row in read_rows(chunks, fmt):
             rows += 1
             last = row.number
+    seconds = time.perf_counter() - start
     return {
         "format": fmt,
         "rows": rows,
         "last_number": last,
         "rss_before_mb": before,
         "peak_rss_mb": _status_mb("VmHWM"),
-        "seconds": round(time.perf_counter() - start, 1),
+        "seconds": round(seconds, 1),
+        "rows_per_s": round(rows / seconds) if seconds else None,
     }
 
 
-def measure(rows: int, fmt: Literal["csv", "xlsx"], folder: Path) -> dict[str, Any]:
-    """Write, serve and read one file; the reading process's numbers."""
-    from tests.servers import http_server, isales_rows, write_csv, write_xlsx_shared
+def measure(rows: int, fmt: Format, folder: Path) -> dict[str, Any]:
+    """Write, serve and read one file; the reading process's numbers. An .xls file holds at most
+    ``XLS_ROWS`` rows."""
+    from tests.servers import http_server, isales_rows, write_csv, write_xls, write_xlsx_shared
 
+    if fmt == "xls":
+        rows = min(rows, XLS_ROWS)
     path = folder / f"isales-{rows}.{fmt}"
     if fmt == "csv":
         write_csv(path, isales_rows(rows))
+    elif fmt == "xls":
+        write_xls(path, isales_rows(rows))
     else:
         write_xlsx_shared(path, isales_rows(rows))
     with http_server(folder) as served:
@@ -77,7 +89,7 @@ def measure(rows: int, fmt: Literal["csv", "xlsx"], folder: Path) -> dict[str, A
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=500_000)
-    parser.add_argument("--formats", default="csv,xlsx")
+    parser.add_argument("--formats", default="csv,xlsx,xls")
     parser.add_argument("--read", help=argparse.SUPPRESS)
     parser.add_argument("--format", default="csv", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -28,6 +28,7 @@ from xml.sax.saxutils import escape as xml_escape
 import aioftp
 import asyncssh
 import openpyxl
+import xlwt
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -302,6 +303,38 @@ def write_xlsx(path: Path, rows: Iterable[Sequence[Any]], *, number_formats: dic
         else:
             sheet.append(list(row))
     book.save(path)
+    return path
+
+
+_XLS_DATE_FORMATS = {dt.datetime: "yyyy-mm-dd hh:mm:ss", dt.date: "yyyy-mm-dd", dt.time: "hh:mm:ss"}
+
+
+def write_xls(path: Path, rows: Iterable[Sequence[Any]], *, number_formats: dict[int, str] | None = None) -> Path:
+    """Rows to the first sheet of a legacy Excel 97-2003 (.xls, BIFF8) workbook, written with xlwt.
+
+    ``None`` leaves a cell out; dates, times and date-times get a date format unless ``number_formats``
+    (0-based column to format) names one; booleans are Excel booleans. At most 65,536 rows.
+    """
+    book = xlwt.Workbook(encoding="utf-8")
+    sheet = book.add_sheet("Sheet1")
+    styles: dict[str, xlwt.XFStyle] = {}
+
+    def style(fmt: str) -> xlwt.XFStyle:
+        if fmt not in styles:
+            styles[fmt] = xlwt.easyxf(num_format_str=fmt)
+        return styles[fmt]
+
+    formats = number_formats or {}
+    for r, row in enumerate(rows):
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            fmt = formats.get(c) or _XLS_DATE_FORMATS.get(type(value))
+            if fmt is None:
+                sheet.write(r, c, value)
+            else:
+                sheet.write(r, c, value, style(fmt))
+    book.save(str(path))
     return path
 
 

@@ -15,7 +15,9 @@ The tenant is the CloudEvents ``tenant`` attribute; ``campaignId`` must be a cam
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ from service.model.contact import ContactRecord, DialListMode, Policy, WriteMode
 from service.model.job import ImportRequest, Schedule
 from service.model.outcome import Outcome, Status
 from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator
+from service.pipeline.validate import definition, load_validator, pointer
 
 FILE_KEYS = frozenset({"serverId", "filePath", "fileName", "hour", "minute"})
 POLICY = Policy(mode=WriteMode.UPDATE, dial_list=DialListMode.MIRROR)
@@ -40,6 +42,19 @@ TENANT_MISSING = ErrorDetail(
 TEMPLATE = ("sessionId", "called", "caller", "callData", "customField", "recycleTime")
 _TEMPLATE_NAMES = {name.lower(): name for name in TEMPLATE}
 EMPTY_CELLS = frozenset({"", "-"})  # the template shows optional columns left out as "-"
+# The seed's Table 1 heads its columns "sessionId (Optional)", "called (Mandatory)", …
+_MARK = re.compile(r"\s*[(\uff08]\s*(optional|mandatory)\s*[)\uff09]\Z", re.IGNORECASE)
+UNKNOWN_COLUMN = "isales.unknown_column"
+_UNKNOWN_TEXT = (
+    "not a column of the outbound call data template (sessionId, called, caller, callData, customField, "
+    "recycleTime); its value is not imported"
+)
+# Answers to a file-import request refused when it arrives (service/imports/admission.py), in the seed's codes
+ARRIVAL_CODES = {
+    "import.server_not_found": rules.WRONG_VALUE,
+    "source.forbidden_address": rules.GENERIC,
+    "source.scheme_not_allowed": rules.GENERIC,
+}
 NOT_AN_OBJECT = rules.error(rules.WRONG_TYPE, "/", "The event data must be a JSON object.")
 COMBINED = rules.error(
     rules.COMBINATION,
@@ -88,7 +103,7 @@ class ISales:
             tenant=tenant,
             campaign=campaign,
             source_kind="sftp",
-            format="xlsx" if name.lower().endswith(".xlsx") else "csv",
+            format=rules.file_format(name),
             server_id=data["serverId"],
             file_path=data.get("filePath") or None,
             file_name=name,
@@ -168,6 +183,9 @@ class ISales:
             first = outcome.errors[0] if outcome.errors else None
             code = first.code if first is not None and rules.SEED_CODE.match(first.code) else rules.GENERIC
             desc = first.message if first is not None else rules.SEED_TEXT[rules.GENERIC]
+            if first is not None and first.code in ARRIVAL_CODES:
+                code = ARRIVAL_CODES[first.code]
+                desc = f"{rules.SEED_TEXT[code]} {first.message}"
         else:
             code, desc = rules.SUCCESS, SUCCESS_TEXT.get(outcome.status, "Success.")
         # importTaskId names the file-import task: the request's and its rows' outcomes carry it
@@ -177,8 +195,9 @@ class ISales:
 
 @dataclass(frozen=True, slots=True)
 class RowReader:
-    """The rows of a job's .xlsx/.csv file: row 1 names the template columns (any case), one record per
-    further row. An empty cell (or the template's ``-``) is a value not given."""
+    """The rows of a job's .xlsx/.xls/.csv file: row 1 names the template columns (any case, with or
+    without the seed's ``(Optional)``/``(Mandatory)``), one record per further row. An empty cell (or
+    the template's ``-``) is a value not given; a value in any other column is a warning, not imported."""
 
     isales: ISales
     tenant: str
@@ -188,17 +207,31 @@ class RowReader:
     zone: str = "UTC"  # the campaign's time zone when the job runs (Catalog.zone)
 
     def parse(self, header: list[str], number: int, cells: list[str]) -> Parsed:
-        raw = {
-            _TEMPLATE_NAMES.get(name.strip().lower(), name.strip()): cell
-            for name, cell in zip(header, cells, strict=False)
-            if name.strip() and cell.strip() not in EMPTY_CELLS
-        }
-        return self.isales.row(self.tenant, self.campaign, number, raw, self.found, zone=self.zone)
+        columns = _columns(tuple(header))
+        raw: dict[str, str] = {}
+        unknown: list[ErrorDetail] = []
+        for i, cell in enumerate(cells):
+            if cell.strip() in EMPTY_CELLS:
+                continue
+            name = columns[i] if i < len(columns) else None
+            if name is not None:
+                raw[name] = cell
+            else:
+                label = header[i].strip() if i < len(header) else ""
+                unknown.append(ErrorDetail(UNKNOWN_COLUMN, pointer(("rows", number, label or i)), _UNKNOWN_TEXT))
+        parsed = self.isales.row(self.tenant, self.campaign, number, raw, self.found, zone=self.zone)
+        return Parsed(parsed.record, [*parsed.warnings, *unknown]) if unknown else parsed
 
     def too_many_rows(self, limit: int) -> ErrorDetail:
         return rules.error(
             rules.TOO_MANY, "/fileName", f"A maximum of {limit:,} records can be imported using a file at a time."
         )
+
+
+@lru_cache(maxsize=16)
+def _columns(header: tuple[str, ...]) -> tuple[str | None, ...]:
+    """The template column each header cell names (``None``: no template column)."""
+    return tuple(_TEMPLATE_NAMES.get(_MARK.sub("", cell.strip()).lower()) for cell in header)
 
 
 def _campaign(data: dict[str, Any]) -> str | None:

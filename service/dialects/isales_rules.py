@@ -21,6 +21,7 @@ from service.catalog.model import Campaign
 from service.dialects.base import contact_key
 from service.errors import ErrorDetail
 from service.model.contact import Contact, Phone
+from service.model.job import FileFormat
 from service.model.localtime import LocalTime, read_local
 from service.pipeline.validate import Schema, pointer
 
@@ -76,13 +77,23 @@ _DEFAULT_CODES = {
 _PATTERN_HINTS = {
     "filePath": "must be a folder relative to the file server's default path, such as /isales/20220310 "
     "(no '..', no backslash)",
-    "fileName": "must be a file name without folders ending in .xlsx or .csv, such as demo.xlsx",
+    "fileName": "must be a file name without folders, such as demo.xlsx",
     "hour": "must be an hour from 0 to 23",
     "minute": "must be a minute from 00 to 59",
     "recycleTime": "must be a time in yyyy-mm-dd hh:mm:ss format",
     "calledNo": "may hold only digits, * and #",
     "delayTime": "must be a number of seconds from 0 to 7200",
 }
+
+
+FILE_FORMATS: dict[str, FileFormat] = {"xlsx": "xlsx", "xls": "xls", "csv": "csv"}  # by the name's extension
+_PLAIN_NAME = re.compile(r"[^/\\.\x00-\x1f]+(\.[^/\\.\x00-\x1f]+)*\Z")  # fileName's pattern less the extension
+UNSUPPORTED_TYPE = "is not a file type that can be imported: .xlsx, .xls or .csv, such as demo.xlsx"
+
+
+def file_format(name: str) -> FileFormat:
+    """The format of a schema-valid ``fileName``, told by its extension."""
+    return FILE_FORMATS[name.rsplit(".", 1)[-1].lower()]
 
 
 def error(code: str, path: str, detail: str) -> ErrorDetail:
@@ -117,6 +128,8 @@ def _details(err: SchemaError, base: tuple[Any, ...]) -> list[ErrorDetail]:
             return [error(EMPTY, path, f"{_name(path)} is mandatory.")]
         return [error(HOUR_AND_MINUTE, path, f"{_name(path)} is missing.")]
     path = pointer(parts)
+    if keyword == "pattern" and parts[-1:] == ["fileName"] and _PLAIN_NAME.match(str(err.instance)):
+        return [error(WRONG_VALUE, path, f"'fileName' {UNSUPPORTED_TYPE}.")]  # a plain name, another type
     code = schema.get("x-isales-code", {}).get(keyword) or _DEFAULT_CODES.get(keyword, GENERIC)
     if keyword in ("minLength", "minItems") and not err.instance:
         return [error(EMPTY, path, f"{_name(path)} must not be empty.")]

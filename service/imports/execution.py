@@ -43,6 +43,7 @@ from service.store.jobs import Job
 log = structlog.get_logger(__name__)
 FORMULA = "import.formula_cell"
 LONE_SIGNS = frozenset({"-", "+"})  # no formula (the iSales template writes "-" for a value not given)
+_FORMATS: dict[str, FileFormat] = {"csv": "csv", "xlsx": "xlsx", "xls": "xls"}
 
 
 class Stopped(Exception):
@@ -163,7 +164,7 @@ class JobExecution:
                 yield header, row
 
         async with open_source(spec, limits) as chunks:
-            fmt: FileFormat = "xlsx" if self.job.format == "xlsx" else "csv"
+            fmt = _FORMATS.get(self.job.format, "csv")
             yield data(read_rows(chunks, fmt, spool_dir=self._s.import_spool_dir))
 
     async def _count(self, spec: SourceSpec, limits: FetchLimits, reader: RowReader) -> None:

@@ -1,10 +1,12 @@
-"""How an import file is read: CSV or XLSX, row by row, never whole in memory.
+"""How an import file is read: CSV, XLSX or legacy XLS, row by row.
 
 CSV is decoded incrementally (declared encoding, else a byte-order mark, else UTF-8 when the first
 64 KiB are valid UTF-8, else charset-normalizer's guess on them), its delimiter is declared or sniffed
 on the first lines, and records are cut with the ``csv`` module, so quoted fields may hold delimiters,
 doubled quotes and line breaks. XLSX needs random access (it is a zip), so its chunks are spooled to a
-temporary file on disk and read with openpyxl's read-only (streaming) mode; see ``xlsx``.
+temporary file on disk and read with openpyxl's read-only (streaming) mode; see ``xlsx``. A legacy
+.xls workbook (at most 65,536 rows) is spooled too and its first sheet read whole with xlrd, under a
+file-size limit; see ``xls``. CSV and XLSX are never held whole in memory.
 
 Rows keep their physical record number (the header is record 1). Blank records are counted but not
 returned: an empty line, or a row whose cells are all empty.
@@ -71,16 +73,18 @@ def blank(cells: list[str]) -> bool:
 
 async def read_rows(
     chunks: AsyncIterator[bytes],
-    fmt: Literal["csv", "xlsx"],
+    fmt: Literal["csv", "xlsx", "xls"],
     *,
     encoding: str | None = None,
     delimiter: str | None = None,
     spool_dir: Path | None = None,
     xlsx_max_expanded: int = 4 * 1024**3,
+    xls_max_bytes: int | None = None,
 ) -> AsyncIterator[Row]:
     """The file's non-blank rows, in order, as text cells.
 
-    ``xlsx_max_expanded``: the most bytes an XLSX file's parts may unpack to (a zip bomb is refused).
+    ``xlsx_max_expanded``: the most bytes an XLSX file's parts may unpack to (a zip bomb is refused);
+    ``xls_max_bytes``: the largest .xls file read (default ``xls.XLS_MAX_BYTES``: it is read whole).
     """
     if fmt == "csv":
         async for row in _csv_rows(chunks, encoding, delimiter):
@@ -89,6 +93,11 @@ async def read_rows(
         from service.imports.xlsx import xlsx_rows
 
         async for row in xlsx_rows(chunks, spool_dir, xlsx_max_expanded):
+            yield row
+    elif fmt == "xls":
+        from service.imports.xls import XLS_MAX_BYTES, xls_rows
+
+        async for row in xls_rows(chunks, spool_dir, xls_max_bytes or XLS_MAX_BYTES):
             yield row
     else:
         raise FormatError("format.unsupported", f"unknown file format {fmt!r}", None)

@@ -79,6 +79,14 @@ async def get_file_server(
     return _server(row, password)
 
 
+async def file_server_address(conn: asyncpg.Connection, tenant: str, server_id: str) -> tuple[str, int] | None:
+    """The host and port of a registered server (its password is not unsealed), ``None`` when there is none."""
+    row = await conn.fetchrow(
+        "SELECT host, port FROM file_servers WHERE tenant = $1 AND server_id = $2", tenant, server_id
+    )
+    return (row["host"], row["port"]) if row is not None else None
+
+
 async def list_file_servers(conn: asyncpg.Connection, tenant: str | None = None) -> list[FileServer]:
     """Registered servers, passwords left sealed (and out of the result)."""
     rows = await conn.fetch(

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import re
-import tempfile
 import zipfile
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
@@ -26,6 +25,7 @@ from xml.etree.ElementTree import ParseError
 from openpyxl import Workbook
 
 from service.imports.formats import FormatError, Row, blank
+from service.imports.spool import spooled
 from service.imports.xlsx_strings import SpooledStrings, SpoolingReader
 
 BATCH_ROWS = 2000
@@ -84,17 +84,14 @@ def _check_expanded(path: str, limit: int) -> None:
 
 
 async def xlsx_rows(chunks: AsyncIterator[bytes], spool_dir: Path | None, max_expanded: int) -> AsyncIterator[Row]:
-    with tempfile.NamedTemporaryFile(dir=spool_dir, prefix="cis-import-", suffix=".xlsx") as spool:
-        async for chunk in chunks:
-            spool.write(chunk)
-        spool.flush()
+    async with spooled(chunks, spool_dir, ".xlsx") as path:
         try:
-            _check_expanded(spool.name, max_expanded)
+            _check_expanded(path, max_expanded)
         except (zipfile.BadZipFile, OSError) as exc:
             raise FormatError("format.bad_xlsx", f"not a readable XLSX file: {exc}", None) from None
         strings = SpooledStrings(spool_dir)
         try:
-            book = await asyncio.to_thread(_open, spool.name, strings)
+            book = await asyncio.to_thread(_open, path, strings)
         except (zipfile.BadZipFile, KeyError, ValueError, OSError, ParseError) as exc:
             strings.close()
             raise FormatError("format.bad_xlsx", f"not a readable XLSX file: {exc}", None) from None

@@ -20,7 +20,7 @@ from service.model.localtime import read_local, wall_time
 JOB_NS = uuid.UUID("7b0e4c52-31d9-4f7e-9c1a-5d2e8f6a0b13")
 
 SourceKind = Literal["http", "ftp", "sftp"]
-FileFormat = Literal["csv", "xlsx"]
+FileFormat = Literal["csv", "xlsx", "xls"]
 
 
 class JobState(StrEnum):

@@ -9,7 +9,7 @@ import orjson
 
 from service.config import Settings
 from service.errors import ErrorDetail
-from service.imports import sources
+from service.imports import admission, sources
 from service.imports.secrets import SealError, seal
 from service.model.job import ImportRequest, job_id
 from service.pipeline import job_events
@@ -23,7 +23,11 @@ async def accept(
     conn: asyncpg.Connection, settings: Settings, env: Envelope, index: int, req: ImportRequest
 ) -> tuple[Job, OutMessage] | ErrorDetail:
     """Store the job (credentials sealed) and its ``accepted`` event; the job id is derived from the event.
-    Without a sealing key, a request with credentials is refused (they are never stored in plain text)."""
+    Without a sealing key, a request with credentials is refused (they are never stored in plain text);
+    so is one that can be told now to be unable to run (``admission``: an unknown file server, …)."""
+    refused = await admission.refusal(conn, settings, req)
+    if refused is not None:
+        return refused
     try:
         sealed = seal(credentials(req), settings) if req.username or req.password else None
     except SealError as exc:

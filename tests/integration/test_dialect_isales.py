@@ -11,10 +11,14 @@ from typing import Any
 
 import asyncpg
 import orjson
+from pydantic import SecretStr
 
 from service.catalog import store as catalog
 from service.catalog.model import Campaign
 from service.config import Settings
+from service.imports.servers import FileServer, add_file_server
+from service.ops.embedded import free_port
+from tests.jobs import job_settings
 from tests.support import ServiceProcess, cloudevent, outcomes, produce
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "isales"
@@ -53,6 +57,12 @@ async def test_template_rows_and_the_file_import_request_end_to_end(
 ) -> None:
     await catalog.add_tenant(conn, TENANT)
     await catalog.add_campaign(conn, Campaign(TENANT, CAMPAIGN, "Outbound C-1"))
+    # the seed's serverId, registered on loopback (where nothing serves it: the job itself is
+    # test_import_isales.py's), so the request is accepted; loopback needs private networks allowed
+    settings = job_settings(settings)
+    seed_server = orjson.loads(_seed("request_body.seed.json"))["serverId"]
+    server = FileServer(TENANT, seed_server, "127.0.0.1", free_port(), "isales", "/", SecretStr("pw"))
+    await add_file_server(conn, server, settings)
     svc = spawn(settings)
     svc.wait_log("partitions assigned")
 

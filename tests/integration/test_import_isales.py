@@ -1,7 +1,8 @@
 """iSales file imports end to end: the seed's file-import request names a file server registered by id
 (a real SFTP server on loopback, host key checked) and an .xlsx or .csv file of template rows; each
 row becomes a record with the seed's codes, the request's importTaskId is the job id; hour+minute
-schedule the job; an unknown server fails the job with an event."""
+schedule the job; an unknown server, a server on a refused address or another file type is answered
+at once, with no job."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from service.catalog import store as catalog
 from service.catalog.model import Campaign
 from service.config import Settings
+from service.dialects.isales_rules import SEED_TEXT
 from service.imports.servers import FileServer, add_file_server
 from service.model.job import JobState, Schedule, job_id
 from service.store import jobs
@@ -75,13 +78,10 @@ async def test_sftp_file_server_xlsx_and_csv(
             request("xlsx", "calls.xlsx"),
             request("csv", "calls.csv"),
             request("scheduled", "calls.csv", hour=str(later % 24), minute="05"),
-            request("unknown-server", "calls.csv", serverId="no-such-server"),
         ]
         await produce(s, events)
-        got = await outcomes(s, expect=4 + 4 + 4)
-        ended = {
-            e: await wait_job(conn, job_id(TENANT, "tests", e, 0), FINAL) for e in ("xlsx", "csv", "unknown-server")
-        }
+        got = await outcomes(s, expect=3 + 4 + 4)
+        ended = {e: await wait_job(conn, job_id(TENANT, "tests", e, 0), FINAL) for e in ("xlsx", "csv")}
         scheduled = await jobs.get(conn, job_id(TENANT, "tests", "scheduled", 0))
         assert scheduled is not None
         assert scheduled.state is JobState.SCHEDULED and scheduled.rows_read == 0
@@ -89,7 +89,7 @@ async def test_sftp_file_server_xlsx_and_csv(
     assert "sftp-pw" not in svc.log()
 
     accepted = {o["event_id"]: o for o in got if o["status"] == "ACCEPTED"}
-    assert set(accepted) == {"xlsx", "csv", "scheduled", "unknown-server"}
+    assert set(accepted) == {"xlsx", "csv", "scheduled"}
     for event_id, o in accepted.items():
         assert o["native"]["importTaskId"] == job_id(TENANT, "tests", event_id, 0)
         assert o["native"]["resultCode"] == o["native"]["returnCode"] == "0200000"
@@ -117,12 +117,54 @@ async def test_sftp_file_server_xlsx_and_csv(
         assert rows[5]["contact"]["fields"] == {"customField": "@SUM(A1)"}  # "-" cells are not given
         assert {o["native"]["importTaskId"] for o in rows.values()} == {job.id}
 
-    failed = ended["unknown-server"]
-    assert (failed.state, failed.error_code) == (JobState.FAILED, "import.server_not_found")
-    events = await job_events(s, expect=4 + 2 + 1, idle_s=1)
-    assert {(e["job_id"], e["event"]) for e in events if e["event"] != "accepted"} == {
+    events = await job_events(s, expect=3 + 2 + 1, idle_s=1)  # accepted x3, completed x2, cancelled
+    assert {(e["job_id"], e["event"]) for e in events if e["event"] not in ("accepted", "cancelled")} == {
         (ended["xlsx"].id, "completed"),
         (ended["csv"].id, "completed"),
-        (failed.id, "failed"),
     }
     assert await conn.fetchval("SELECT count(*) FROM customers WHERE tenant = $1", TENANT) == 6
+
+
+async def test_what_can_be_checked_when_a_request_arrives_is_answered_then(
+    settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection
+) -> None:
+    """An unknown serverId, a file server on a refused address and an unsupported file type are answered
+    in the request's own outcome with the seed's codes: no job, no importTaskId, nothing on the jobs topic."""
+    # the shipped defaults (private addresses refused) with a sealing key, which registering a server needs
+    s = settings.model_copy(update={"import_secret_key": SecretStr(Fernet.generate_key().decode())})
+    await catalog.add_tenant(conn, TENANT)
+    await catalog.add_campaign(conn, Campaign(TENANT, CAMPAIGN, "Campaign 1"))
+    await catalog.add_tenant(conn, "other")
+    loopback = FileServer(TENANT, "loopback", "127.0.0.1", 2222, "isales", "/", SecretStr("pw"))
+    await add_file_server(conn, loopback, s)
+    await add_file_server(conn, FileServer("other", SERVER_ID, "192.0.2.10", 22, "u", "/", SecretStr("pw")), s)
+    svc = spawn(s)
+    svc.wait_log("partitions assigned")
+    await produce(
+        s,
+        [
+            request("unknown-server", "demogl50w.xlsx"),  # the seed's serverId: registered for another tenant only
+            request("refused-address", "demogl50w.xlsx", serverId="loopback"),
+            request("unsupported-type", "demogl50w.pdf"),
+        ],
+    )
+    got = {o["event_id"]: o for o in await outcomes(s, expect=3, idle_s=1)}
+    assert {e: (o["status"], o["native"]["resultCode"], o["native"]["importTaskId"]) for e, o in got.items()} == {
+        "unknown-server": ("FAILED", "02000007", None),
+        "refused-address": ("FAILED", "0200001", None),
+        "unsupported-type": ("FAILED", "02000007", None),
+    }
+    assert [(e["code"], e["path"]) for e in got["unknown-server"]["errors"]] == [
+        ("import.server_not_found", "/serverId")
+    ]
+    assert [(e["code"], e["path"]) for e in got["refused-address"]["errors"]] == [
+        ("source.forbidden_address", "/serverId")
+    ]
+    assert [(e["code"], e["path"]) for e in got["unsupported-type"]["errors"]] == [("02000007", "/fileName")]
+    for o in got.values():
+        assert o["native"]["resultDesc"] == o["native"]["returnDesc"]
+        assert o["native"]["resultDesc"].startswith(SEED_TEXT[o["native"]["resultCode"]])
+        assert "job_id" not in o["details"]
+    assert "127.0.0.1" not in got["refused-address"]["native"]["resultDesc"]
+    assert await conn.fetchval("SELECT count(*) FROM import_jobs") == 0
+    assert await job_events(s, expect=0, idle_s=1) == []

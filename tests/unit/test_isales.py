@@ -355,7 +355,11 @@ def test_data_that_is_not_an_object_fails_once(data: Any) -> None:
         (_file(hour="8", minute=True), "02000006", "/minute"),
         (_file(fileName=""), "02000001", "/fileName"),
         (_file(fileName="../../etc/passwd.csv"), "02000002", "/fileName"),
-        (_file(fileName="demo.pdf"), "02000002", "/fileName"),
+        (_file(fileName="demo.pdf"), "02000007", "/fileName"),
+        (_file(fileName="demo"), "02000007", "/fileName"),
+        (_file(fileName="demo.xlsx.zip"), "02000007", "/fileName"),
+        (_file(fileName="demo.ods"), "02000007", "/fileName"),
+        (_file(fileName="a/demo.pdf"), "02000002", "/fileName"),
         (_file(fileName="demo.csv\n"), "02000002", "/fileName"),
         (_file(hour="8\n", minute="00"), "02000007", "/hour"),
         (_file(fileName="n" * 252 + ".csv"), "02000003", "/fileName"),
@@ -390,6 +394,8 @@ def test_a_bad_file_import_request_fails_once_with_the_seed_code(data: dict[str,
         {"hour": "23", "minute": "59"},
         {"hour": 8, "minute": 30},
         {"fileName": "Demo.CSV"},
+        {"fileName": "demo.xls"},
+        {"fileName": "DEMO.XLS"},
     ],
 )
 def test_a_valid_file_import_request_is_an_import_job_answered_with_its_task_id(extra: dict[str, Any]) -> None:
@@ -400,7 +406,7 @@ def test_a_valid_file_import_request_is_an_import_job_answered_with_its_task_id(
     body = _file(**extra)
     assert (req.tenant, req.campaign, req.source_kind, req.server_id) == ("acme", "C-1", "sftp", body["serverId"])
     assert (req.file_path, req.file_name) == (body.get("filePath") or None, body["fileName"])
-    assert req.format == ("csv" if body["fileName"].lower().endswith(".csv") else "xlsx")
+    assert req.format == body["fileName"].lower().rsplit(".", 1)[1]
     hour_minute = (int(body["hour"]), int(body["minute"])) if "hour" in body else None
     assert req.schedule.hour_minute == hour_minute and req.max_rows == 500_000
     out = _outcome(parsed[0])
@@ -429,14 +435,62 @@ def test_file_rows_map_the_template_columns_like_event_rows() -> None:
         )[0]
     )
     bad = _rejected(reader.parse([*header, "priority"], 5, ["S-2", "[{'calledNo':'12a'}]", "", "", "", "", "1"]))
-    assert {(e.code, e.path) for e in bad.errors} == {
-        ("02000002", "/rows/5/called/0/calledNo"),
-        ("0200001", "/rows/5/priority"),
-    }
+    assert {(e.code, e.path) for e in bad.errors} == {("02000002", "/rows/5/called/0/calledNo")}
     assert reader.too_many_rows(500_000).code == "02000011"
     assert ADAPTER.rows_reader("acme", "C-9", {}, CATALOG) == rules.error(
         rules.WRONG_VALUE, "/campaignId", "The campaign 'C-9' does not exist for tenant 'acme'."
     )
+
+
+SEED_HEADER = [  # Table 1 of the seed, cell by cell
+    "sessionId (Optional)",
+    "called (Mandatory)",
+    "caller (Optional)",
+    "callData (Optional)",
+    "customField (Optional)",
+    "recycleTime (Optional)",
+]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        SEED_HEADER,
+        [name.replace(" (", "(") for name in SEED_HEADER],
+        [name.upper() + " " for name in SEED_HEADER],
+        [name.replace("(", "\uff08").replace(")", "\uff09") for name in SEED_HEADER],  # full-width brackets
+    ],
+)
+def test_file_header_cells_copied_from_the_seed_table_are_read_by_their_name(header: list[str]) -> None:
+    reader = ADAPTER.rows_reader("acme", "C-1", {}, CATALOG)
+    assert not isinstance(reader, ErrorDetail)
+    # the seed's template row: "-" in every optional cell
+    seed_row = reader.parse(header, 2, ["-", TEMPLATE_ROW, "-", "-", "-", "-"])
+    assert not seed_row.warnings
+    assert _record(seed_row).contact.user_data == "1234566" and _record(seed_row).contact.fields == {}
+    full = _record(reader.parse(header, 3, ["S-1", TEMPLATE_ROW, "4000", '{"a":1}', "gold", "2026-12-31 23:59:59"]))
+    assert full.contact.user_data == "S-1"
+    assert full.contact.fields == {
+        "caller": "4000",
+        "callData": '{"a":1}',
+        "customField": "gold",
+        "recycleTime": "2026-12-31 23:59:59",
+    }
+
+
+def test_an_unknown_file_column_is_a_warning_and_its_value_is_not_imported() -> None:
+    reader = ADAPTER.rows_reader("acme", "C-1", {}, CATALOG)
+    assert not isinstance(reader, ErrorDetail)
+    header = [*SEED_HEADER[:2], "priority", "Note (Optional)", "", "empty"]
+    parsed = reader.parse(header, 4, ["S-1", TEMPLATE_ROW, "1", "call after 5", "x", ""])
+    record = _record(parsed)
+    assert record.contact.user_data == "S-1" and record.contact.fields == {}
+    assert [(w.code, w.path) for w in parsed.warnings] == [
+        ("isales.unknown_column", "/rows/4/priority"),
+        ("isales.unknown_column", "/rows/4/Note (Optional)"),
+        ("isales.unknown_column", "/rows/4/4"),  # a value under no header: named by its (0-based) column
+    ]
+    assert all("call after 5" not in w.message for w in parsed.warnings)  # the value is not repeated
 
 
 def test_file_import_without_tenant_fails_on_the_tenant() -> None:
@@ -456,6 +510,25 @@ def test_native_of_a_store_failure_is_the_generic_parameter_error() -> None:
         "importTaskId": None,
         "returnCode": "0200001",
         "returnDesc": detail.message,
+    }
+
+
+@pytest.mark.parametrize(
+    ("detail", "code"),
+    [
+        (ErrorDetail("import.server_not_found", "/serverId", "no file server 'x' is registered"), "02000007"),
+        (ErrorDetail("source.forbidden_address", "/serverId", "the file server's address is refused"), "0200001"),
+    ],
+)
+def test_a_request_refused_when_it_arrives_is_answered_with_the_seed_code(detail: ErrorDetail, code: str) -> None:
+    native = ADAPTER.native(_outcome(Parsed(Rejected([detail], "acme", "C-1"))))
+    desc = f"{rules.SEED_TEXT[code]} {detail.message}"
+    assert native == {
+        "resultCode": code,
+        "resultDesc": desc,
+        "importTaskId": None,
+        "returnCode": code,
+        "returnDesc": desc,
     }
 
 
