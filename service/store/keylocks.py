@@ -32,7 +32,7 @@ from service.model.contact import ContactRecord, MatchOn
 from service.model.dnc import DncAction, DncChange
 
 WHOLE = -(2**63)  # the whole store; no key hashes to it (see key_of)
-_LOCK = (
+LOCK_SQL = (
     "SELECT CASE WHEN k = $2 AND NOT $3 THEN pg_advisory_xact_lock_shared(k) ELSE pg_advisory_xact_lock(k) END"
     " FROM unnest($1::bigint[]) AS k ORDER BY k"
 )  # a volatile function in the select list is evaluated after the sort: the locks are taken in key order
@@ -77,10 +77,10 @@ async def take(
     """Take the locks for ``records`` and ``changes`` (inside the caller's transaction, before any
     read of their rows; a savepoint rolled back would release them, so never inside one)."""
     locks = plan(records, changes, limit)
-    await conn.execute(_LOCK, *locks.arguments())
+    await conn.execute(LOCK_SQL, *locks.arguments())
     return locks
 
 
 async def take_whole(conn: asyncpg.Connection) -> None:
     """The whole store, exclusively (a do-not-call number added outside a batch: the ``dnc load`` CLI)."""
-    await conn.execute(_LOCK, *Plan((), True).arguments())
+    await conn.execute(LOCK_SQL, *Plan((), True).arguments())

@@ -23,7 +23,7 @@ from service.dialects import default_registry
 from service.model.contact import MatchOn, MatchPolicy
 from service.pipeline.processor import BatchResult, Processor
 from service.store import db as store_db
-from service.store import dnc
+from service.store import dnc, keylocks
 from tests.integration.test_store import Msg
 from tests.support import cloudevent, contact, contacts_event
 
@@ -124,3 +124,14 @@ async def test_a_phone_match_sees_the_contact_a_batch_in_flight_adds(dsn: str, c
     [b] = await _outcomes(conn, 1)
     assert (b["status"], b["version"], b["details"]["match"]["user_data"]) == ("UPDATED", 2, "+4930111")
     assert await conn.fetchval("SELECT array_agg(user_data) FROM customers") == ["+4930111"]
+
+
+async def test_the_locks_are_taken_in_key_order(conn: asyncpg.Connection) -> None:
+    """The lock function is volatile, so Postgres evaluates it above the sort, one key after another
+    in ascending order — the order that keeps two batches from waiting on each other in a cycle."""
+    args = keylocks.Plan((3, 1, 2), False).arguments()
+    [explained] = await conn.fetchval(f"EXPLAIN (VERBOSE, FORMAT JSON) {keylocks.LOCK_SQL}", *args)
+    top = explained["Plan"]
+    [below] = top["Plans"]
+    assert top["Node Type"] == "Result" and "pg_advisory_xact_lock(k)" in top["Output"][0]
+    assert below["Node Type"] == "Sort" and below["Sort Key"] == ["k.k"] and below["Output"] == ["k"]
