@@ -39,8 +39,8 @@ LOCK_SQL = (
 
 
 def key_of(tenant: str, user_data: str) -> int:
-    """The lock key of a contact: the first 8 bytes of the BLAKE2b hash of tenant and UserData, as a
-    signed 64-bit integer — the same in every process and release."""
+    """The lock key of a contact: BLAKE2b with an 8-byte digest of its tenant and UserData, read as a
+    signed 64-bit integer — the same in every process and release (unlike Python's salted ``hash``)."""
     digest = hashlib.blake2b(f"{len(tenant)}:{tenant}:{user_data}".encode(), digest_size=8, person=b"cis.contact")
     key = int.from_bytes(digest.digest(), "big", signed=True)
     return key if key != WHOLE else WHOLE + 1
@@ -57,7 +57,10 @@ class Plan:
         return [WHOLE, *self.keys], WHOLE, self.exclusive
 
 
-def plan(records: Sequence[ContactRecord], changes: Iterable[DncChange] = (), limit: int = 1000) -> Plan:
+LIMIT = 2000  # CIS_CONTACT_LOCKS_MAX's default
+
+
+def plan(records: Sequence[ContactRecord], changes: Iterable[DncChange] = (), limit: int = LIMIT) -> Plan:
     """The locks for applying ``records`` and ``changes`` in one transaction."""
     if any(c.action is DncAction.ADD and not c.dry_run for c in changes) or any(map(_matches_on_phone, records)):
         return Plan((), True)
@@ -72,7 +75,7 @@ def _matches_on_phone(rec: ContactRecord) -> bool:
 
 
 async def take(
-    conn: asyncpg.Connection, records: Sequence[ContactRecord], changes: Iterable[DncChange] = (), limit: int = 1000
+    conn: asyncpg.Connection, records: Sequence[ContactRecord], changes: Iterable[DncChange] = (), limit: int = LIMIT
 ) -> Plan:
     """Take the locks for ``records`` and ``changes`` (inside the caller's transaction, before any
     read of their rows; a savepoint rolled back would release them, so never inside one)."""

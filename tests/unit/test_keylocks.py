@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from service.config import Settings
 from service.model.contact import Contact, ContactRecord, MatchOn, MatchPolicy, Phone, Policy
 from service.model.dnc import DncAction, DncChange
-from service.store.keylocks import WHOLE, key_of, plan
+from service.store.keylocks import LIMIT, WHOLE, key_of, plan
 
 
 def _rec(user_data: str, tenant: str = "t", *, on_phone: bool = False, dry_run: bool = False) -> ContactRecord:
@@ -38,6 +39,7 @@ def test_what_crosses_contacts_takes_the_whole_store_exclusively() -> None:
     assert plan([_rec("a")], [add]).exclusive
     assert plan([_rec("", on_phone=True)]).exclusive  # a phone match reads other contacts' phones
     assert plan([_rec(str(i)) for i in range(11)], limit=10).exclusive
+    assert Settings().contact_locks_max == LIMIT == 2000
     assert plan([_rec(str(i)) for i in range(10)], limit=10).keys  # at the limit: one lock per key
     # nothing crosses contacts: a number taken off a list, a dry run, a record without UserData that
     # fails (its campaign matches on UserData only)
