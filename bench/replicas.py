@@ -77,7 +77,7 @@ async def run(keys: int) -> tuple[Report, float, dict[str, int]]:
                     logs = [r.log() for r in replicas]
                 elapsed = time.monotonic() - t0
                 retried = {name: sum(log.count(line) for log in logs) for name, line in RETRIED.items()}
-                return await check(conn, ledger), elapsed, retried
+                return await check(conn, ledger, s.results_topic), elapsed, retried
             finally:
                 await conn.close()
     finally:

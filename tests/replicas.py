@@ -146,8 +146,8 @@ class Report:
         )
 
 
-async def check(conn: asyncpg.Connection, ledger: Ledger) -> Report:
-    payloads = await conn.fetch("SELECT payload FROM outbox WHERE topic NOT LIKE 'jobs-%' ORDER BY seq")
+async def check(conn: asyncpg.Connection, ledger: Ledger, results_topic: str) -> Report:
+    payloads = await conn.fetch("SELECT payload FROM outbox WHERE topic = $1 ORDER BY seq", results_topic)
     found = [orjson.loads(r["payload"])["data"] for r in payloads]
     mine = [o for o in found if o.get("tenant") == TENANT and o["status"] != "ACCEPTED"]
     by_key: dict[str, list[dict[str, Any]]] = {}

@@ -44,6 +44,6 @@ async def test_two_then_three_replicas_and_a_file_import_give_the_outcomes_and_r
         await publish(s, ledger, second, web.url("second.csv"), "imp-2")
         await wait_done(conn, ledger)
 
-    report = await check(conn, ledger)
+    report = await check(conn, ledger, s.results_topic)
     assert report.ok, report.summary()
     assert report.distinct == KEYS + KEYS // 2
