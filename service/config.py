@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     batch_max_wait_ms: int = Field(50, description="Longest wait for a batch to fill.")
     max_message_bytes: int = Field(1_048_576, description="Messages larger than this are dead-lettered.")
     max_records_per_event: int = Field(10_000, description="Most records one event may carry.")
+    contact_locks_max: int = Field(
+        2000,
+        description="Most per-contact locks one transaction takes (consumer batch or import step); one with more"
+        " contacts locks the whole store instead, waiting for and holding up every other. Postgres holds about"
+        " max_locks_per_transaction x max_connections locks at once (6,400 by default): keep"
+        " replicas x (this + import_rows_per_tx) below it.",
+    )
     event_id_retention_hours: float = Field(
         168.0, description="How long processed event ids (and their outcomes) are remembered."
     )

@@ -24,7 +24,7 @@ from service import failpoints, metrics
 from service.catalog.model import Catalog
 from service.config import Settings
 from service.dialects.base import Dialect, FileImports, Parsed, RowReader
-from service.errors import ErrorDetail
+from service.errors import ErrorDetail, TransientError
 from service.imports.formats import FormatError, Row, blank, formula_like, read_rows
 from service.imports.secrets import SealError, unseal
 from service.imports.servers import get_file_server
@@ -36,12 +36,13 @@ from service.pipeline import job_events, outcomes
 from service.pipeline.envelope import Envelope
 from service.pipeline.nul import reject_nul
 from service.pipeline.processor import apply_guarded, refine, settle
-from service.store import jobs, outbox
-from service.store.db import translated
+from service.store import jobs, keylocks, outbox
+from service.store.db import is_conflict, translated
 from service.store.jobs import Job
 
 log = structlog.get_logger(__name__)
 FORMULA = "import.formula_cell"
+CONFLICT_TRIES = 5  # tries of a step that clashes with another transaction
 LONE_SIGNS = frozenset({"-", "+"})  # no formula (the iSales template writes "-" for a value not given)
 _FORMATS: dict[str, FileFormat] = {"csv": "csv", "xlsx": "xlsx", "xls": "xls"}
 
@@ -190,9 +191,26 @@ class JobExecution:
                     continue  # applied by an earlier run
                 pending.append((row.number, self._parse(reader, header, row)))
                 if len(pending) >= step:
-                    await self._commit(pending)
+                    await self._step(pending)
                     pending = []
-        await self._commit(pending, final=True)
+        await self._step(pending, final=True)
+
+    async def _step(self, items: list[tuple[int, Parsed]], final: bool = False) -> None:
+        """One step, tried again at once when it clashed with another transaction (a deadlock: the
+        rows are kept and applied in the next try, never lost). Postgres being away is left to the
+        runner: the lease runs out and the job resumes from its checkpoint."""
+        delay = self._s.retry_initial_s
+        for attempt in range(1, CONFLICT_TRIES + 1):
+            try:
+                return await self._commit(items, final)
+            except TransientError as exc:
+                if not is_conflict(exc) or attempt == CONFLICT_TRIES:
+                    raise
+                log.warning(
+                    "import step clashed with another transaction; retrying", job_id=self.job.id, error=str(exc)
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._s.retry_max_s)
 
     def _parse(self, reader: RowReader, header: list[str], row: Row) -> Parsed:
         parsed = reader.parse(header, row.number, row.cells)
@@ -219,6 +237,7 @@ class JobExecution:
         failures: list[tuple[int, list[str]]] = []
         async with translated(), self._pool.acquire() as conn, conn.transaction():
             await self._hold(conn)
+            await keylocks.take(conn, records, (), self._s.contact_locks_max)  # serialised with the consumer
             applied = iter(await apply_guarded(conn, records, job_id=self.job.id))
             processed_at = outcomes.now_iso()
             messages: list[outbox.OutMessage] = []

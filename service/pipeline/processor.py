@@ -27,7 +27,7 @@ from service.pipeline import access, intake, outcomes
 from service.pipeline.envelope import Envelope, decode
 from service.pipeline.nul import may_hold_nul, reject_nul
 from service.pipeline.phones import normalise_all
-from service.store import contacts, dnc, events, offsets, outbox
+from service.store import contacts, dnc, events, keylocks, offsets, outbox
 from service.store.contacts import Applied
 from service.store.db import translated
 from service.store.dnc import DncApplied
@@ -193,6 +193,7 @@ class Processor:
             checked = await access.throttle(conn, self._s, [e.parsed for e in prepared])
             prepared = [_Event(e.envelope, parsed) for e, parsed in zip(prepared, checked, strict=True)]
             fresh, replays = await self._claim(conn, prepared)
+            await self._lock(conn, fresh)
             applied = await (self._apply_isolated(conn, fresh) if isolate else self._apply(conn, fresh))
             processed_at = outcomes.now_iso()
             out: list[outbox.OutMessage] = []
@@ -269,6 +270,15 @@ class Processor:
             else:
                 replays.append(k)  # the same tenant's event again (or one claimed before tenants were kept)
         return out, replays
+
+    async def _lock(self, conn: asyncpg.Connection, fresh: list[_Event]) -> None:
+        """Serialise the batch with every other transaction on its contacts (other replicas, file
+        imports): all its locks at once, before any of its rows is read, and outside the savepoints
+        of the record-by-record retry (rolling one back would release them)."""
+        records = [p.record for e in fresh for p in e.parsed if isinstance(p.record, ContactRecord)]
+        changes = [p.change for e in fresh for p in e.parsed if p.change is not None]
+        if records or changes:
+            await keylocks.take(conn, records, changes, self._s.contact_locks_max)
 
     async def _apply(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Result]]:
         """All records of the batch in one pass: one read and one write per table. The batch's

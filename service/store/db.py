@@ -49,9 +49,20 @@ async def translated() -> AsyncIterator[None]:
     except _TRANSIENT as exc:
         raise TransientError(f"database unavailable: {type(exc).__name__}") from exc
     except asyncpg.PostgresError as exc:
-        if exc.sqlstate and exc.sqlstate[:2] in {"08", "53", "57", "40"}:
+        if exc.sqlstate and (exc.sqlstate[:2] in {"08", "53", "57", "40"} or exc.sqlstate in _CONFLICTS):
             raise TransientError(f"database unavailable: {exc.sqlstate}") from exc
         raise
+
+
+_CONFLICTS = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock wait timed out
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """Whether a :class:`TransientError` came from a clash with another transaction (a deadlock, a
+    serialization failure, a lock wait that timed out) rather than from Postgres being away: the
+    transaction can be retried at once."""
+    cause = exc.__cause__
+    return isinstance(exc, TransientError) and getattr(cause, "sqlstate", None) in _CONFLICTS
 
 
 async def _init(conn: asyncpg.Connection) -> None:

@@ -17,6 +17,7 @@ import asyncpg
 from service.errors import ErrorDetail
 from service.model.dnc import GLOBAL, DncAction, DncChange
 from service.model.outcome import Status
+from service.store import keylocks
 
 LIST_UNKNOWN = "dnc.list_unknown"
 
@@ -126,6 +127,7 @@ async def add_numbers(conn: asyncpg.Connection, rows: list[tuple[str, str, str, 
     returns how many dial-list entries went. A number given twice for a list (a file may hold both its
     national and international form) is written once, with the last expiry given."""
     rows = list({r[:3]: r for r in rows}.values())
+    await keylocks.take_whole(conn)  # no contact batch in flight may queue one of the numbers meanwhile
     await conn.execute(
         "INSERT INTO dnc_numbers (tenant, list, phone, expires_at)"
         " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[])"
