@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from service.config import Settings
 from service.kafka.fitting import wire_size
+from service.ops.deadletters import replay
 from tests.integration.test_operations import http_get
 from tests.support import ServiceProcess, contact, contacts_event, outcomes, read_topic
 
@@ -99,3 +100,14 @@ async def test_poison_messages_between_good_events_stop_nothing(
     dead = await read_topic(settings.kafka_bootstrap, settings.dead_letter_topic, expect=3, idle_s=2)
     assert len(dead) == 3
     assert await http_get(port, "/readyz") == (200, "ready\n")
+
+    # dead-letters replay sends the whole bodies (from the outbox), once the producer may send them
+    svc.terminate()
+    refused = await replay(settings, idle_s=2)
+    # with its record overhead even the 1,048,500-byte one is more than a default producer sends
+    assert (refused.replayed, refused.skipped_too_large) == (0, 3)
+    done = await replay(settings.model_copy(update={"kafka_max_request_bytes": 8 * MIB}), idle_s=2)
+    assert done.replayed == 3 and done.by_reason == {"too_large": 2, "not_json": 1}
+    inputs = await read_topic(settings.kafka_bootstrap, settings.input_topic, expect=11, idle_s=1)
+    assert [m.value for m in inputs[-3:]] == poison
+    assert all(m.key == b"k" and list(m.headers) == [] for m in inputs[-3:])
