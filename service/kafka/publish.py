@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import (
-    BrokerResponseError,
     InvalidTimestampError,
     InvalidTopicError,
     KafkaError,
@@ -24,6 +23,7 @@ from aiokafka.errors import (
     RecordListTooLargeError,
     RecordTooLargeError,
     TopicAuthorizationFailedError,
+    UnknownError,
     UnsupportedForMessageFormatError,
 )
 
@@ -38,13 +38,18 @@ _FOR_GOOD: tuple[type[Exception], ...] = (
     UnsupportedForMessageFormatError,
     InvalidTimestampError,
     PolicyViolationError,
+    UnknownError,
 )
-_INVALID_RECORD = 87  # INVALID_RECORD: the broker validated the record and refused it (no aiokafka class)
 
 
 def refused_for_good(exc: BaseException) -> bool:
-    """Whether ``exc`` refuses this message whatever the retry (not the broker or the connection)."""
-    return isinstance(exc, _FOR_GOOD) or (isinstance(exc, BrokerResponseError) and exc.errno == _INVALID_RECORD)
+    """Whether ``exc`` refuses this message whatever the retry (not the broker or the connection).
+
+    aiokafka reports an error code it has no class for as ``UnknownError`` (code lost), INVALID_RECORD
+    (87: the broker validated the record and refused it) among them; the broker's own UNKNOWN_SERVER_ERROR
+    is not retriable either. Such a message is parked once it is refused alone (``parked redrive``).
+    """
+    return isinstance(exc, _FOR_GOOD)
 
 
 def describe(exc: BaseException) -> str:

@@ -142,16 +142,11 @@ def to_message(out: Outcome, topic: str, env: Envelope, *, replayable: bool = Tr
     """The results-topic message: a structured CloudEvent (the Kafka binding's structured mode: header
     ``content-type: application/cloudevents+json``) keyed by UserData. ``replayable``: kept
     with the event id, to be re-sent when the event is published again."""
-    event = {
-        "specversion": "1.0",
-        "id": out.outcome_id,
-        "source": EVENT_SOURCE,
-        "type": RESULT_TYPE,
-        "subject": out.user_data,
-        "time": out.processed_at,
-        "datacontenttype": "application/json",
-        "data": out.model_dump(mode="json", exclude_none=True),
-    }
+    event: dict[str, Any] = {"specversion": "1.0", "id": out.outcome_id, "source": EVENT_SOURCE, "type": RESULT_TYPE}
+    if out.user_data:  # CloudEvents: subject, when present, is a non-empty string
+        event["subject"] = out.user_data
+    event.update(time=out.processed_at, datacontenttype="application/json")
+    event["data"] = out.model_dump(mode="json", exclude_none=True)
     key = (out.user_data or env.event_id).encode()
     headers = [STRUCTURED, ("ce_type", RESULT_TYPE), ("outcome_status", out.status.value)]
     if env.dry_run:  # not kept for re-emission: a later real event with the same id applies anew
