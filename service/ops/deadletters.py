@@ -65,7 +65,10 @@ async def whole_body(conn: Any, m: Any) -> bytes | None:
     if _header(m.headers, TRUNCATED_HEADER) != "true":
         return bytes(m.value or b"")
     seq, digest = _header(m.headers, SEQ_HEADER) or "", _header(m.headers, SHA256_HEADER)
-    body = await conn.fetchval("SELECT payload FROM outbox WHERE seq = $1", int(seq)) if seq.isdigit() else None
+    # only a dead letter's own row, and only with its digest: a message forged onto the dead-letter topic
+    # cannot have another outbox row (an outcome with its contact snapshot) sent to the input topic
+    sql = "SELECT payload FROM outbox WHERE seq = $1 AND topic = $2"
+    body = await conn.fetchval(sql, int(seq), m.topic) if seq.isdigit() else None
     if body is None or hashlib.sha256(body).hexdigest() != digest:
         return None
     return bytes(body)
