@@ -111,3 +111,36 @@ async def test_poison_messages_between_good_events_stop_nothing(
     inputs = await read_topic(settings.kafka_bootstrap, settings.input_topic, expect=11, idle_s=1)
     assert [m.value for m in inputs[-3:]] == poison
     assert all(m.key == b"k" and list(m.headers) == [] for m in inputs[-3:])
+
+
+async def test_an_outcome_too_large_to_publish_goes_out_without_its_snapshot(
+    settings: Settings, spawn: Callable[..., ServiceProcess]
+) -> None:
+    svc = spawn(settings)
+    svc.wait_log("partitions assigned")
+    # each event adds 100 attributes of 1,024 four-byte characters (about 410 KiB) to one contact: the
+    # third outcome's contact snapshot is over 1.2 MB, more than the producer may send
+    wide = "\U0001f4de" * 1024
+    events = [
+        contacts_event(
+            "acme",
+            [contact("WIDE", attributes={f"{part}{i}": wide for i in range(100)})],
+            event_id=f"wide-{part}",
+            mode="update",
+        )
+        for part in "abc"
+    ]
+    await produce_large(settings, [orjson.dumps(e) for e in events], b"WIDE")
+    msgs = await read_topic(
+        settings.kafka_bootstrap, settings.results_topic, expect=3, timeout_s=90, client=settings.kafka_common()
+    )
+    got = [orjson.loads(m.value)["data"] for m in msgs]
+    assert [(o["event_id"], o["status"], o["version"]) for o in got] == [
+        ("wide-a", "ADDED", 1),
+        ("wide-b", "UPDATED", 2),
+        ("wide-c", "UPDATED", 3),
+    ]
+    assert len(got[1]["contact"]["attributes"]) == 200 and "reduced" not in got[1]["details"]
+    assert "contact" not in got[2] and got[2]["details"]["reduced"] is True
+    assert _headers(msgs[2])["outcome_reduced"] == b"true" and "outcome_reduced" not in _headers(msgs[1])
+    assert all(wire_size(m.key, m.value, list(m.headers)) <= settings.kafka_max_request_bytes for m in msgs)
