@@ -13,6 +13,7 @@ from service.imports import cli as imports_cli
 from service.imports import jobs_cli
 from service.ops import dnc as dnc_cli
 from service.ops import logs
+from service.ops import parked as parked_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     dnc_cli.register(sub)
     imports_cli.register(sub)
     jobs_cli.register(sub)
+    parked_cli.register(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -72,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(prepare_database(settings))
         return asyncio.run(jobs_cli.run(settings, args))
+    elif args.command == parked_cli.COMMAND:
+        from service.app import prepare_database
+
+        asyncio.run(prepare_database(settings))
+        return asyncio.run(parked_cli.run(settings, args))
     elif args.command == "config-table":
         from service.config import markdown_table
 

@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         description="Longest a fetch waits at the broker for records (fetch.max.wait.ms). A broker that does not"
         " answer as soon as records arrive (tansu) adds up to this to latency at low load.",
     )
+    kafka_max_request_bytes: int = Field(
+        1_048_576,
+        ge=65_536,
+        description="The producer's max.request.size: the largest message published (value, key and headers)."
+        " A larger dead letter goes out truncated (its original stays in the outbox), a larger outcome without"
+        " its contact snapshot; other messages refused for good are parked. Raise it with the topics'"
+        " max.message.bytes.",
+    )
     group_id: str = Field("contact-import", description="Consumer group id.")
     input_topic: str = Field("contact-imports", description="Topic the import events are read from.")
     results_topic: str = Field("contact-import-results", description="Topic the outcome events go to.")

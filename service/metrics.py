@@ -71,6 +71,25 @@ OUTBOX_PENDING = Gauge(
     "Outbox messages read in the last relay round that were not yet published.",
     registry=REGISTRY,
 )
+OUTBOX_PARKED = Counter(
+    "contact_import_outbox_parked_total",
+    "Outbox messages the broker refused for good (too large, invalid, not authorised), parked out of the"
+    " publishing order, by topic and error.",
+    ["topic", "error"],
+    registry=REGISTRY,
+)
+OUTBOX_PARKED_NOW = Gauge(
+    "contact_import_outbox_parked_messages",
+    "Parked outbox messages waiting for `contact-import parked redrive` (read from the database).",
+    registry=REGISTRY,
+)
+OUTBOX_FITTED = Counter(
+    "contact_import_outbox_fitted_total",
+    "Messages too large for the producer sent in a smaller form: dead letters truncated (the original stays"
+    " in the outbox), outcomes reduced (no contact snapshot).",
+    ["topic", "form"],
+    registry=REGISTRY,
+)
 PUBLISH_ERRORS = Counter(
     "contact_import_publish_errors_total", "Relay rounds that failed and will be retried.", registry=REGISTRY
 )

@@ -24,6 +24,7 @@ def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
         "linger_ms": 0,
         "max_batch_size": 256 * 1024,
         "compression_type": None,
+        "max_request_size": settings.kafka_max_request_bytes,
     }
     args.update(overrides)
     return AIOKafkaProducer(**args)

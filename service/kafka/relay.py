@@ -1,4 +1,9 @@
-"""Relay the outbox to Kafka: at-least-once, in outbox order, one relaying replica at a time."""
+"""Relay the outbox to Kafka: at-least-once, in outbox order, one relaying replica at a time.
+
+A message the broker refuses for good (too large, invalid, not authorised) is parked with its error,
+out of the publishing order (``contact-import parked``); everything behind it is still published.
+Other broker errors fail the round, which is retried, in order, after a back-off.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,10 @@ from aiokafka.errors import KafkaError
 from service import failpoints, metrics
 from service.config import Settings
 from service.errors import TransientError
-from service.store import events, logins, outbox
+from service.kafka import fitting
+from service.kafka.publish import RoundResult as PublishResult
+from service.kafka.publish import describe, publish
+from service.store import events, logins, outbox, parked
 from service.store.db import translated
 
 log = structlog.get_logger(__name__)
@@ -25,6 +33,7 @@ _RELAY_LOCK = 0x43495301
 # and every _FULL_RESCAN_S a round reads from the start.
 _GAP_WATCH_S = 120.0
 _FULL_RESCAN_S = 60.0
+_COUNT_PARKED_S = 15.0
 
 
 class Relay:
@@ -39,6 +48,7 @@ class Relay:
         self._mark = 0  # the highest seq relayed
         self._gaps: list[tuple[int, int, float]] = []  # seqs skipped below the mark: (first, last, seen at)
         self._last_full = time.monotonic()
+        self._last_count = 0.0
 
     def wake(self) -> None:
         self._wake.set()
@@ -67,6 +77,7 @@ class Relay:
         """Publish one round of pending messages; returns how many were published."""
         now = time.monotonic()
         full = now - self._last_full >= _FULL_RESCAN_S
+        result = PublishResult()
         async with translated(), self._pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
                 self._mark, self._gaps = 0, []  # another replica relays; start afresh if this one takes over
@@ -78,15 +89,31 @@ class Relay:
                 metrics.OUTBOX_PENDING.set(0)
             else:
                 metrics.OUTBOX_PENDING.set(len(pending))
-                futures = [await self._producer.send(p.topic, p.payload, key=p.key, headers=p.headers) for p in pending]
-                await asyncio.gather(*futures)
+                limit = self._s.kafka_max_request_bytes
+                result = await publish(self._producer, [fitting.fit(p, limit) for p in pending])
                 failpoints.hit(failpoints.AFTER_PUBLISH)
-                await outbox.mark_published(conn, [p.seq for p in pending])
+                await outbox.mark_published(conn, [p.seq for p in result.published])
+                if result.refused:
+                    await parked.park(conn, [(p.seq, describe(exc)) for p, exc in result.refused])
+                    self._last_count = 0.0  # count the parked rows again after this round
         self._advance(fresh, now, full)
-        for p in pending:
-            metrics.OUTBOX_PUBLISHED.labels(p.topic).inc()
+        self._report(result)
         metrics.OUTBOX_PENDING.set(0)
         return len(pending)
+
+    @staticmethod
+    def _report(result: PublishResult) -> None:
+        for p in result.published:
+            metrics.OUTBOX_PUBLISHED.labels(p.topic).inc()
+        for p, exc in result.refused:
+            metrics.OUTBOX_PARKED.labels(p.topic, type(exc).__name__).inc()
+            log.error(
+                "broker refused a message for good, parked",
+                seq=p.seq,
+                topic=p.topic,
+                bytes=len(p.payload),
+                error=type(exc).__name__,
+            )
 
     def _advance(self, fresh: list[outbox.Pending], now: float, full: bool) -> None:
         """Move the mark past the rows relayed, remembering the seqs skipped on the way."""
@@ -117,6 +144,10 @@ class Relay:
 
     async def _expire(self) -> None:
         now = time.monotonic()
+        if now - self._last_count >= _COUNT_PARKED_S:
+            self._last_count = now
+            async with translated(), self._pool.acquire() as conn:
+                metrics.OUTBOX_PARKED_NOW.set(await parked.count(conn))
         if now - self._last_expire < 60:
             return
         self._last_expire = now

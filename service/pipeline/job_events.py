@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 import orjson
 
-from service.pipeline.outcomes import now_iso
+from service.pipeline.outcomes import EVENT_SOURCE, STRUCTURED, now_iso
 from service.store.jobs import Job
 from service.store.outbox import OutMessage
 
@@ -21,7 +21,7 @@ Kind = Literal["accepted", "progress", "completed", "failed", "cancelled"]
 
 
 def message(topic: str, job: Job, kind: Kind) -> OutMessage:
-    """The CloudEvent for ``job`` as it is now, keyed by the job id."""
+    """The CloudEvent for ``job`` as it is now (structured mode), keyed by the job id."""
     data: dict[str, Any] = {
         "job_id": job.id,
         "event": kind,
@@ -42,12 +42,12 @@ def message(topic: str, job: Job, kind: Kind) -> OutMessage:
     event = {
         "specversion": "1.0",
         "id": str(uuid.uuid5(EVENT_NS, f"{job.id}\x1f{kind}\x1f{job.rows_read}")),
-        "source": "contact-import",
+        "source": EVENT_SOURCE,
         "type": JOB_EVENT_TYPE,
         "subject": job.id,
         "time": now_iso(),
         "datacontenttype": "application/json",
         "data": data,
     }
-    headers = [("ce_type", JOB_EVENT_TYPE), ("job_event", kind)]
+    headers = [STRUCTURED, ("ce_type", JOB_EVENT_TYPE), ("job_event", kind)]
     return OutMessage(topic, job.id.encode(), orjson.dumps(event), headers)

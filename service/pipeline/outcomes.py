@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -21,7 +22,12 @@ from service.store.jobs import Job
 from service.store.outbox import OutMessage
 
 RESULT_TYPE = "contact-import.outcome.v1"
+DEAD_LETTER_TYPE = "contact-import.dead-letter.v1"
+EVENT_SOURCE = "contact-import"
+STRUCTURED = ("content-type", "application/cloudevents+json")  # the Kafka binding's structured mode
 REDACTED_HEADER = "dlq_redacted"
+KEPT_HEADER = "dlq_header_"  # an original ce_* or content-type header, kept under this prefix
+_DEAD_LETTER_NS = uuid.UUID("6a1e0b7c-2f43-4d8e-9c15-7b3a90d2e4f1")
 DRY_RUN_SALT = "\x1fdry-run"  # a dry run's outcome ids differ from the real run's of the same event
 _MASK = b"***"
 # importWS credentials as query-string parameters (any case, also inside a JSON string) ...
@@ -134,20 +140,16 @@ def build(
 
 
 def to_message(out: Outcome, topic: str, env: Envelope, *, replayable: bool = True) -> OutMessage:
-    """The results-topic message: a structured CloudEvent keyed by UserData. ``replayable``: kept
+    """The results-topic message: a structured CloudEvent (the Kafka binding's structured mode: header
+    ``content-type: application/cloudevents+json``) keyed by UserData. ``replayable``: kept
     with the event id, to be re-sent when the event is published again."""
-    event = {
-        "specversion": "1.0",
-        "id": out.outcome_id,
-        "source": "contact-import",
-        "type": RESULT_TYPE,
-        "subject": out.user_data,
-        "time": out.processed_at,
-        "datacontenttype": "application/json",
-        "data": out.model_dump(mode="json", exclude_none=True),
-    }
+    event: dict[str, Any] = {"specversion": "1.0", "id": out.outcome_id, "source": EVENT_SOURCE, "type": RESULT_TYPE}
+    if out.user_data:  # CloudEvents: subject, when present, is a non-empty string
+        event["subject"] = out.user_data
+    event.update(time=out.processed_at, datacontenttype="application/json")
+    event["data"] = out.model_dump(mode="json", exclude_none=True)
     key = (out.user_data or env.event_id).encode()
-    headers = [("ce_type", RESULT_TYPE), ("outcome_status", out.status.value)]
+    headers = [STRUCTURED, ("ce_type", RESULT_TYPE), ("outcome_status", out.status.value)]
     if env.dry_run:  # not kept for re-emission: a later real event with the same id applies anew
         return OutMessage(topic, key, orjson.dumps(event), [*headers, ("dry_run", "true")])
     if not replayable:
@@ -176,17 +178,35 @@ def dead_letter(
     headers: list[tuple[str, bytes]],
     origin: tuple[str, int, int],
 ) -> OutMessage:
-    """The original message with why and where from in headers; passwords are replaced by ``***``
-    (header ``dlq_redacted: password``: such a message can no longer authenticate when replayed)."""
+    """The original message as a CloudEvent in the Kafka binding's binary mode: the value and key are the
+    original's, the ``ce_*`` headers the dead letter's own (type ``contact-import.dead-letter.v1``, an id
+    derived from where the message was read), the original's ``ce_*`` and ``content-type`` headers kept as
+    ``dlq_header_<name>`` and its other headers as they were; ``dlq_*`` headers say why and where from.
+    Passwords are replaced by ``***`` (header ``dlq_redacted: password``: such a message can no longer
+    authenticate when replayed)."""
     payload, redacted = redact(value or b"")
-    hdrs = [(k, _header_text(v)) for k, v in headers if not k.startswith("dlq_")]
+    hdrs: list[tuple[str, str]] = []
+    for k, v in headers:
+        if k.startswith("dlq_"):
+            continue
+        kept = k.lower().startswith("ce_") or k.lower() == "content-type"
+        hdrs.append((KEPT_HEADER + k if kept else k, _header_text(v)))
+    where = f"{origin[0]}/{origin[1]}/{origin[2]}"
+    at = now_iso()
     hdrs += [
+        ("ce_specversion", "1.0"),
+        ("ce_id", str(uuid.uuid5(_DEAD_LETTER_NS, where))),
+        ("ce_source", EVENT_SOURCE),
+        ("ce_type", DEAD_LETTER_TYPE),
+        ("ce_subject", where),
+        ("ce_time", at),
+        ("ce_dlqreason", err.reason),
         ("dlq_reason", err.reason),
         ("dlq_message", err.message[:500]),
         ("dlq_origin_topic", origin[0]),
         ("dlq_origin_partition", str(origin[1])),
         ("dlq_origin_offset", str(origin[2])),
-        ("dlq_time", now_iso()),
+        ("dlq_time", at),
     ]
     if redacted:
         hdrs.append((REDACTED_HEADER, "password"))

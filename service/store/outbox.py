@@ -64,13 +64,17 @@ _COLUMNS = "seq, topic, msg_key, payload, headers"
 
 
 async def take(conn: asyncpg.Connection, limit: int, after: int = 0) -> list[Pending]:
-    """The oldest unpublished messages with ``seq > after``, in order. Call inside the relay's transaction.
+    """The oldest unpublished, unparked messages with ``seq > after``, in order. Call inside the relay's
+    transaction.
 
     ``after`` lets the relay skip what it has published: the partial index keeps an entry for every
     row published since the last VACUUM, and reading from 0 rechecks them all.
     """
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM outbox WHERE published_at IS NULL AND seq > $2 ORDER BY seq LIMIT $1", limit, after
+        f"SELECT {_COLUMNS} FROM outbox WHERE published_at IS NULL AND parked_at IS NULL AND seq > $2"
+        " ORDER BY seq LIMIT $1",
+        limit,
+        after,
     )
     return _pending(rows)
 
@@ -79,7 +83,7 @@ async def take_ranges(conn: asyncpg.Connection, ranges: list[tuple[int, int]]) -
     """Unpublished messages whose seq lies in one of the inclusive ``ranges`` (gaps the relay saw)."""
     rows = await conn.fetch(
         f"SELECT {_COLUMNS} FROM outbox o JOIN unnest($1::bigint[], $2::bigint[]) AS g(lo, hi)"
-        " ON o.seq BETWEEN g.lo AND g.hi WHERE o.published_at IS NULL ORDER BY o.seq",
+        " ON o.seq BETWEEN g.lo AND g.hi WHERE o.published_at IS NULL AND o.parked_at IS NULL ORDER BY o.seq",
         [lo for lo, _ in ranges],
         [hi for _, hi in ranges],
     )

@@ -21,10 +21,12 @@ from referencing.jsonschema import DRAFT7
 from service.config import Settings
 from service.dialects import default_registry
 from service.errors import UndecodableMessage
+from service.kafka import fitting
 from service.model.job import ImportRequest, JobState
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
 from service.pipeline import job_events, outcomes
 from service.pipeline.envelope import Envelope
+from service.store.outbox import OutMessage, Pending
 from tests.deploy.asyncapi_schema import ASYNCAPI_3_0_0
 from tests.deploy.common import REPO, SCHEMAS, load_yaml
 from tests.jobs import job_for
@@ -349,3 +351,33 @@ def test_the_example_input_matches_the_document() -> None:
     assert _errors(headers, {"ce_type": "contact.v1", "ce_id": "e-1", "ce_source": "crm://acme"}) == []
     assert _errors(headers, {"dialect": "contact.v1"}) == []
     assert _errors(headers, {"ce_id": "e-1"}), "binary mode needs ce_type or a dialect header"
+
+
+def _pending(message: OutMessage, seq: int) -> Pending:
+    return Pending(seq, message.topic, message.key, message.payload, [(k, v.encode()) for k, v in message.headers])
+
+
+def test_messages_too_large_to_publish_whole_match_the_document() -> None:
+    limit = Settings.model_fields["kafka_max_request_bytes"].default
+    big = b'{"data": "' + b"x" * (2 * limit) + b'"}'
+    letter = outcomes.dead_letter(
+        "contact-imports-dlq",
+        UndecodableMessage("too_large", "why"),
+        value=big,
+        key=b"k",
+        headers=[("ce_type", b"contact.v1"), ("content-type", b"application/json")],
+        origin=("contact-imports", 1, 7),
+    )
+    cut = fitting.fit(_pending(letter, 41), limit)
+    headers = {k: v.decode() for k, v in cut.headers}
+    assert _errors("/components/messages/deadLetter/headers", headers) == []
+    assert headers["dlq_truncated"] == "true" and headers["dlq_outbox_seq"] == "41"
+    assert headers["dlq_header_ce_type"] == "contact.v1" and headers["ce_type"] == "contact-import.dead-letter.v1"
+
+    huge = _outcome(Status.ADDED, user_data="C-1", contact={"user_data": "C-1", "pad": "x" * limit}, version=1)
+    reduced = fitting.fit(_pending(outcomes.to_message(huge, "contact-import-results", _envelope()), 42), limit)
+    event = orjson.loads(reduced.payload)
+    assert _errors("/components/messages/outcome/payload", event) == []
+    assert _errors("/components/messages/outcome/headers", {k: v.decode() for k, v in reduced.headers}) == []
+    assert "contact" not in event["data"] and event["data"]["details"] == {"reduced": True}
+    assert dict(reduced.headers)["outcome_reduced"] == b"true" and event["data"]["version"] == 1

@@ -54,6 +54,7 @@ def test_the_required_alerts_exist() -> None:
         "database errors": "contact_import_db_errors_total",
         "service down": "up{",
         "outbox relay": "contact_import_publish_errors_total",
+        "parked outbox messages": "contact_import_outbox_parked_messages",
     }
     for what, needle in needed.items():
         assert any(needle in expr for expr in exprs.values()), f"no alert covers {what} ({needle})"
