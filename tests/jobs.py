@@ -17,7 +17,7 @@ from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
 from service.catalog import store as catalog
-from service.catalog.model import Campaign
+from service.catalog.model import Campaign, PhonePolicy
 from service.config import Settings
 from service.dialects.importws_params import PARAMETERS
 from service.model.job import ImportRequest, JobState, job_id
@@ -104,10 +104,10 @@ def job_settings(settings: Settings, **overrides: Any) -> Settings:
     return settings.model_copy(update={**values, **overrides})
 
 
-async def setup_importws(conn: asyncpg.Connection) -> None:
+async def setup_importws(conn: asyncpg.Connection, phone_policy: PhonePolicy = PhonePolicy.FLAG) -> None:
     await catalog.add_tenant(conn, TENANT)
     await catalog.add_user(conn, TENANT, "agent", "8001", "s3cret")
-    await catalog.add_campaign(conn, Campaign(TENANT, CAMPAIGN, "Spring", fields=FIELDS))
+    await catalog.add_campaign(conn, Campaign(TENANT, CAMPAIGN, "Spring", fields=FIELDS, phone_policy=phone_policy))
 
 
 def importws_file(event_id: str, url: str, **changes: str) -> dict[str, Any]:

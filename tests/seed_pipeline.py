@@ -50,9 +50,7 @@ def settings_for(dsn: str, **overrides: Any) -> Settings:
     """The shipped defaults; only infrastructure (addresses, topic names) differs, and ``overrides``
     (a test that needs another product setting names it and says why)."""
     base = make_settings("127.0.0.1:9", dsn, "golden")
-    # tests/support.py turns phone validation off for other tests; the seeds run on the default
-    default = {"phone_validation": Settings.model_fields["phone_validation"].default}
-    return Settings(**{**base.model_dump(), **default, **overrides})
+    return Settings(**{**base.model_dump(), **overrides})
 
 
 def load_case(path: Path) -> dict[str, Any]:

@@ -39,9 +39,6 @@ def make_settings(bootstrap: str, dsn: str, tag: str, **overrides: Any) -> Setti
         "retry_initial_s": 0.1,
         "retry_max_s": 1.0,
         "relay_idle_ms": 50,
-        # the seeds' examples and most tests use placeholder numbers ("PhoneNumber1", +1 555 …):
-        # tests of phone normalisation turn it on (phone_validation="strict")
-        "phone_validation": "off",
     }
     return Settings(**{**values, **overrides})
 

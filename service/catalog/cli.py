@@ -8,7 +8,7 @@ import sys
 import orjson
 
 from service.catalog import store
-from service.catalog.model import Campaign
+from service.catalog.model import Campaign, PhonePolicy
 from service.config import Settings
 from service.model.contact import MatchOn, MatchPolicy, MatchScope
 from service.model.localtime import zone_error
@@ -64,6 +64,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     campaign.add_argument("--lookback-days", type=int, help="only customers changed within N days are duplicates")
     campaign.add_argument("--timezone", help=ZONE_HELP + "; default: the tenant's")
+    campaign.add_argument(
+        "--phone-policy",
+        choices=[p.value for p in PhonePolicy],
+        default="flag",
+        help="an undialable number: flag (kept, flagged, not dialled; the record goes on) or reject (as flag,"
+        " and a record without any dialable number fails)",
+    )
 
     status = sub.add_parser("status", help="add a status definition to a campaign")
     status.add_argument("action", choices=["add"])
@@ -110,6 +117,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
                     region_code(args.region),
                     match=match,
                     timezone=timezone,
+                    phone_policy=PhonePolicy(args.phone_policy),
                 ),
             )
         elif args.command == "status":
@@ -131,6 +139,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
                         "region": c.default_region,
                         "match": c.match.model_dump(mode="json"),
                         "timezone": c.timezone,
+                        "phone_policy": c.phone_policy.value,
                         "statuses": {k: [s.name, s.system_status] for k, s in c.statuses.items()},
                     }
                     for c in cat.campaigns.values()

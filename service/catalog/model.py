@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 
 from service.catalog import passwords
@@ -15,6 +16,13 @@ class StatusDef:
     status_id: str
     name: str
     system_status: str | None
+
+
+class PhonePolicy(StrEnum):
+    """What an undialable number does to its record (service/pipeline/phones.py)."""
+
+    FLAG = "flag"  # kept on the contact, flagged invalid, never dialled, a warning: the record goes on
+    REJECT = "reject"  # as flag, and a record none of whose numbers can be dialled FAILS
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +37,7 @@ class Campaign:
     statuses: dict[str, StatusDef] = field(default_factory=dict)
     match: MatchPolicy = field(default_factory=MatchPolicy)
     timezone: str | None = None  # IANA zone of the campaign's local times; None: the tenant's
+    phone_policy: PhonePolicy = PhonePolicy.FLAG
 
     def field_name(self, name: str) -> str | None:
         """The field a name refers to: a field name itself or its display name (any case)."""

@@ -7,7 +7,7 @@ import time
 import asyncpg
 
 from service.catalog import passwords
-from service.catalog.model import Campaign, Catalog, StatusDef, User
+from service.catalog.model import Campaign, Catalog, PhonePolicy, StatusDef, User
 from service.model.contact import MatchOn, MatchPolicy, MatchScope
 
 
@@ -23,7 +23,7 @@ async def load(conn: asyncpg.Connection) -> Catalog:
         )
     for r in await conn.fetch(
         "SELECT tenant, campaign, name, key_field, fields, uses_main_table, default_region,"
-        " match_on, match_scope, match_lookback_days, timezone FROM campaigns"
+        " match_on, match_scope, match_lookback_days, timezone, phone_policy FROM campaigns"
     ):
         key = (r["tenant"], r["campaign"])
         catalog.campaigns[key] = Campaign(
@@ -39,6 +39,7 @@ async def load(conn: asyncpg.Connection) -> Catalog:
                 on=MatchOn(r["match_on"]), scope=MatchScope(r["match_scope"]), lookback_days=r["match_lookback_days"]
             ),
             r["timezone"],
+            PhonePolicy(r["phone_policy"]),
         )
     for r in await conn.fetch("SELECT tenant, usertype, login, password_hash FROM tenant_users"):
         catalog.users[(r["tenant"], r["usertype"], r["login"])] = User(
@@ -74,12 +75,13 @@ async def add_user(conn: asyncpg.Connection, tenant: str, usertype: str, login: 
 async def add_campaign(conn: asyncpg.Connection, c: Campaign) -> None:
     await conn.execute(
         "INSERT INTO campaigns (tenant, campaign, name, key_field, fields, uses_main_table, default_region,"
-        " match_on, match_scope, match_lookback_days, timezone) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+        " match_on, match_scope, match_lookback_days, timezone, phone_policy)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " ON CONFLICT (tenant, campaign) DO UPDATE SET name = EXCLUDED.name,"
         " key_field = EXCLUDED.key_field, fields = EXCLUDED.fields, uses_main_table = EXCLUDED.uses_main_table,"
         " default_region = EXCLUDED.default_region, match_on = EXCLUDED.match_on,"
         " match_scope = EXCLUDED.match_scope, match_lookback_days = EXCLUDED.match_lookback_days,"
-        " timezone = EXCLUDED.timezone",
+        " timezone = EXCLUDED.timezone, phone_policy = EXCLUDED.phone_policy",
         c.tenant,
         c.campaign,
         c.name,
@@ -91,6 +93,7 @@ async def add_campaign(conn: asyncpg.Connection, c: Campaign) -> None:
         c.match.scope.value,
         c.match.lookback_days,
         c.timezone,
+        c.phone_policy.value,
     )
 
 

@@ -27,6 +27,7 @@ from service.catalog.model import Campaign, Catalog
 from service.dialects import importws_params, importws_record
 from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
+from service.model.contact import ContactRecord
 from service.model.job import FileFormat, ImportRequest, Schedule, SourceKind
 from service.model.localtime import read_local
 
@@ -122,6 +123,9 @@ def _located(parsed: Parsed, path: str) -> Parsed:
     rec = parsed.record
     if isinstance(rec, Rejected):
         rec = Rejected(moved(rec.errors), rec.tenant, rec.campaign, rec.user_data)
+    elif isinstance(rec, ContactRecord) and any(p.path == "/context" for p in rec.contact.phones):
+        phones = [p.model_copy(update={"path": path}) if p.path == "/context" else p for p in rec.contact.phones]
+        rec = rec.model_copy(update={"contact": rec.contact.model_copy(update={"phones": phones})})
     return Parsed(rec, moved(parsed.warnings))
 
 

@@ -21,7 +21,6 @@ from service.errors import ErrorDetail
 from service.model.contact import ChangePackage, Contact, ContactRecord, DialListMode, Phone, Policy, WriteMode
 from service.model.localtime import LocalTime, read_local
 
-PHONE = re.compile(r"\+?[0-9*#]{3,24}")
 PHONE_SEPARATORS = str.maketrans("", "", " -.()\t")
 PRIORITY = re.compile(r"[0-9]{1,7}")
 MAX_PRIORITY = 1_000_000
@@ -185,18 +184,17 @@ def _phone(
     if not raw:
         message = f"no value for the phone_field {spec.strip()[:64]}: nothing is queued on the dial list"
         return None, [], [_err("no_phone", "/context", message)]
+    # A number that cannot be dialled is the pipeline's to flag (service/pipeline/phones.py), not a failure
     number = raw.translate(PHONE_SEPARATORS)
     errors: list[ErrorDetail] = []
-    if not PHONE.fullmatch(number):
-        message = f"the phone_field {spec.strip()[:64]} value is not a phone number (3-24 digits, * or #)"
-        errors.append(_err("bad_phone", "/context", message))
     priority = _priority(lookup(campaign, values, params["priority_field"]), params["priority_field"], errors)
     dial_at = _dial_at(lookup(campaign, values, params["dialtime_field"]), params["dialtime_field"], zone, errors)
     if errors:
         return None, errors, []
     if dial_at is None:
-        return Phone(number=number, priority=priority), [], []
-    return Phone(number=number, priority=priority, dial_at=dial_at.at, dial_zone=dial_at.zone), [], [*dial_at.warnings]
+        return Phone(number=number, priority=priority, path="/context"), [], []
+    phone = Phone(number=number, priority=priority, dial_at=dial_at.at, dial_zone=dial_at.zone, path="/context")
+    return phone, [], [*dial_at.warnings]
 
 
 def _priority(value: str | None, spec: str, errors: list[ErrorDetail]) -> int | None:

@@ -171,7 +171,7 @@ class ISales:
         if errors:
             return Parsed(Rejected(errors, tenant, campaign, rules.guess_key([raw], 0)))
         recycle = rules.recycle_time(raw, base, zone)
-        contact = rules.contact(raw, called, found)
+        contact = rules.contact(raw, called, found, base)
         if recycle is not None:
             contact = contact.model_copy(update={"recycle_at": recycle.at, "recycle_zone": recycle.zone})
         record = ContactRecord(tenant=tenant, campaign=campaign, contact=contact, policy=POLICY)

@@ -226,19 +226,23 @@ def _given(value: Any) -> Any:
     return None if value is None or value == "" else value
 
 
-def _phone(number: dict[str, Any]) -> Phone:
+def _phone(number: dict[str, Any], path: str) -> Phone:
     delay = _given(number.get("delayTime"))
     return Phone(
         number=str(number["calledNo"]),
         type=_given(number.get("type")),
         delay_s=int(delay) if delay is not None else 0,  # the seed's default delayTime is 0
+        path=path,
     )
 
 
-def contact(row: dict[str, Any], called: list[dict[str, Any]], campaign: Campaign | None = None) -> Contact:
+def contact(
+    row: dict[str, Any], called: list[dict[str, Any]], campaign: Campaign | None = None, base: tuple[Any, ...] = ()
+) -> Contact:
     """A validated template row as the canonical contact: keyed by sessionId, else the first calledNo
-    (or, for a campaign matching on the phone, the customer holding one of its numbers)."""
-    phones = [_phone(n) for n in called]
+    (or, for a campaign matching on the phone, the customer holding one of its numbers). ``base``: the
+    row's pointer, for the phones' warnings."""
+    phones = [_phone(n, pointer((*base, "called", j, "calledNo"))) for j, n in enumerate(called)]
     fields = {k: v for k in TEMPLATE_FIELDS if (v := _given(row.get(k))) is not None}
     return Contact(user_data=contact_key(_given(row.get("sessionId")), phones, campaign), phones=phones, fields=fields)
 

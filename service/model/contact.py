@@ -55,6 +55,7 @@ class Phone(BaseModel):
     dial_zone: str | None = None  # the IANA zone dial_at was given in (service/model/localtime.py)
     delay_s: int | None = None
     raw: str | None = None  # the number as given, when normalisation changed it
+    post_dial: str | None = None  # digits dialled once connected: from the first * or # of the number as given
     time_zones: tuple[str, ...] | None = None  # IANA zones of the number (libphonenumber), when valid
     invalid: bool | None = None  # not a dialable number (input flag or failed validation): never dialled
     path: str | None = Field(None, exclude=True)  # JSON pointer to the number in the event, for warnings
@@ -63,7 +64,7 @@ class Phone(BaseModel):
     def _without_unset_checks(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
         """The normalisation's members appear only once set (dumps of unchecked phones stay as they were)."""
         out: dict[str, Any] = handler(self)
-        for key in ("raw", "time_zones", "invalid"):
+        for key in ("raw", "post_dial", "time_zones", "invalid"):
             if out.get(key) is None:
                 out.pop(key, None)
         if out.get("dial_zone") is None:

@@ -39,7 +39,7 @@ MEMBER_FIELDS = (
 )  # fmt: skip
 DIAL_FIELDS = (
     ("type", "phone_type"), ("dial_at", "dial_at"), ("delay_s", "delay_s"), ("time_zones", "time_zones"),
-    ("dial_zone", "dial_zone"),
+    ("dial_zone", "dial_zone"), ("post_dial", "post_dial"),
 )  # fmt: skip
 NOT_FOUND = ErrorDetail("customer.not_found", "/user_data", "Customer not found.")
 NO_KEY = ErrorDetail(
@@ -424,13 +424,14 @@ async def _write_dial_list(conn: asyncpg.Connection, dial: dict[MKey, _DialOps])
         return
     await conn.execute(
         "INSERT INTO dial_list (tenant, campaign, user_data, phone, phone_type, priority, dial_at, delay_s,"
-        " time_zones, dial_zone) SELECT t, c, u, p, ty, pr, da::timestamptz, ds, string_to_array(tz, ' '), dz"
-        " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],"
-        " $8::int[], $9::text[], $10::text[]) AS x(t, c, u, p, ty, pr, da, ds, tz, dz)",
+        " time_zones, dial_zone, post_dial) SELECT t, c, u, p, ty, pr, da::timestamptz, ds, string_to_array(tz, ' '),"
+        " dz, pd FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[],"
+        " $8::int[], $9::text[], $10::text[], $11::text[]) AS x(t, c, u, p, ty, pr, da, ds, tz, dz, pd)",
         *_columns([k for k, _ in rows], 3),
         *[[e.get(f) for _, e in rows] for f in ("phone", "phone_type", "priority", "dial_at", "delay_s")],
         [" ".join(e["time_zones"]) if e.get("time_zones") else None for _, e in rows],
         [e.get("dial_zone") for _, e in rows],
+        [e.get("post_dial") for _, e in rows],
     )
 
 

@@ -55,18 +55,22 @@ async def test_dialler_import_overwrite_keep_and_failures(
     # the seed's example: exactly the golden native response, the seed's response fields included
     assert got["d-1"]["native"] == orjson.loads((GOLDEN / "import_by_id.native.json").read_bytes())
     assert got["d-1"]["campaign"] == "538" and got["d-1"]["user_data"] == "testUserData"
-    assert "warnings" not in got["d-1"] or got["d-1"]["warnings"] == []
+    # its numbers are the placeholders "PhoneNumber1".."6": kept and flagged (bPhoneNumberNInvalid), one warning each
+    assert [(w["code"], w["path"]) for w in got["d-1"]["warnings"]] == [
+        ("phone.invalid", f"/PhoneNumber{n}") for n in range(1, 7)
+    ]
+    assert got["d-1"]["dial_list"] == []
 
     # overwriteDuplicates true, campaign by name: replaced; the garbled keys are warnings and attributes
     second = got["d-2"]
-    assert [w["path"] for w in second["warnings"]] == [
+    assert [w["path"] for w in second["warnings"] if w["code"] != "phone.invalid"] == [
         "/contact/dtBeginDateUserData",
         "/contact/dtEndDateClient",
         "/contact/ManufacturerService",
         "/contact/ModelReferenceNumber",
         "/contact/TagName",
     ]
-    assert {w["code"] for w in second["warnings"]} == {"dialler.unknown_field"}
+    assert {w["code"] for w in second["warnings"]} == {"dialler.unknown_field", "phone.invalid"}
     assert second["contact"]["attributes"]["TagName"] == "TagName"
     [record] = second["native"]["records"]
     assert record["Name"] == "Renamed" and record["Tag"] is None and record["PhoneNumber6"] is None
@@ -90,11 +94,13 @@ async def test_dialler_import_overwrite_keep_and_failures(
     assert got["d-5"]["native"]["status"] == 400 and got["d-5"]["native"]["records"] == []
 
     # what Postgres holds: the replaced contact, its dialling window, its five remaining phones in order
+    # (the placeholders, flagged invalid, so none of them is on the dial list)
     row = await conn.fetchrow("SELECT data, version FROM customers WHERE user_data = 'testUserData'")
     assert row["version"] == 2 and row["data"]["name"] == "Renamed"
     assert row["data"]["fields"]["AccountIBAN"] == "AccountIBAN" and "Tag" not in row["data"]["fields"]
     member = await conn.fetchrow("SELECT window_begin, window_end FROM campaign_records WHERE campaign = '538'")
     assert member["window_begin"].isoformat() == "2021-06-01T06:00:00+00:00" and member["window_end"] is None
-    dial = await conn.fetch("SELECT phone, phone_type FROM dial_list WHERE campaign = '538' ORDER BY id")
-    assert [(r["phone"], r["phone_type"]) for r in dial] == [(f"PhoneNumber{n}",) * 2 for n in range(1, 6)]
+    stored = [(p["number"], p["type"], p["invalid"]) for p in row["data"]["phones"]]
+    assert stored == [(f"PhoneNumber{n}", f"PhoneNumber{n}", True) for n in range(1, 6)]
+    assert await conn.fetchval("SELECT count(*) FROM dial_list WHERE campaign = '538'") == 0
     assert await conn.fetchval("SELECT count(*) FROM customers") == 1

@@ -123,7 +123,7 @@ async def test_both_forms_credentials_and_failures(
     md5 = hashlib.md5(b"adm1n").hexdigest()
     query = "EVENT=Import&" + urlencode(
         _params(
-            usertype="account", user="admin", pwdtype="MD5", password=md5, context="UserData=U2||phone1=+4420794602"
+            usertype="account", user="admin", pwdtype="MD5", password=md5, context="UserData=U2||phone1=+442079460002"
         )
     )
     missing = cloudevent({k: v for k, v in _params().items() if k != "dupdiallist"}, dialect="importws", event_id="m")
@@ -167,7 +167,13 @@ async def test_both_forms_credentials_and_failures(
     row = await conn.fetchrow("SELECT phone, priority, dial_at FROM dial_list WHERE user_data = 'U1'")
     assert dict(row) == {"phone": "+442079460001", "priority": 5, "dial_at": datetime(2026, 3, 1, 9, 30, tzinfo=UTC)}
     # the dial time is read in the campaign's zone; none is set anywhere: UTC, and the entry says so
-    dial = {"phone": "+442079460001", "priority": 5, "dial_at": "2026-03-01T09:30:00Z", "dial_zone": "UTC"}
+    dial = {
+        "phone": "+442079460001",
+        "priority": 5,
+        "dial_at": "2026-03-01T09:30:00Z",
+        "time_zones": ["Europe/London"],
+        "dial_zone": "UTC",
+    }
     assert got["json"]["dial_list"] == [dial]
     assert await _dial_rows(conn, "U2") == 1
     assert await conn.fetchval("SELECT count(*) FROM customers") == 2  # nothing from the failed calls
@@ -222,7 +228,8 @@ async def test_every_duplicate_option_end_to_end(
     got = await run.round(
         _call("all-1", "U1", phone, dupdiallist="all"), _call("all-2", "U1", phone, dupdiallist="all")
     )
-    assert [got[e]["dial_list"] for e in ("all-1", "all-2")] == [[{"phone": phone}], [{"phone": phone}]]
+    queued = {"phone": phone, "time_zones": ["Europe/London"]}
+    assert [got[e]["dial_list"] for e in ("all-1", "all-2")] == [[queued], [queued]]
     assert await _dial_rows(conn, "U1") == 3
 
     # dupdiallist=ignoreSuccess: not while the customer's status is success, again once it is not

@@ -78,6 +78,7 @@ async def test_template_rows_and_the_file_import_request_end_to_end(
             {"called": _seed("template_row.seed.txt")},
             session_row,
             {"called": "[{'calledNo':5550003}]", "caller": "1" * 25},
+            {"sessionId": "S-0002", "called": [{"calledNo": "5550004*12#"}]},  # post-dial digits, as seed 003 allows
         ),
         "isales-rows-1",
     )
@@ -86,8 +87,8 @@ async def test_template_rows_and_the_file_import_request_end_to_end(
     )
     no_tenant = _isales(_rows({"called": _seed("template_row.seed.txt")}), "isales-no-tenant", tenant=None)
     await produce(settings, [rows, file_import, no_tenant], key=TENANT.encode())
-    got = {(o["event_id"], o["record_index"]): o for o in await outcomes(settings, expect=5)}
-    assert len(got) == 5
+    got = {(o["event_id"], o["record_index"]): o for o in await outcomes(settings, expect=6)}
+    assert len(got) == 6
 
     added = [got[("isales-rows-1", i)] for i in range(3)]
     assert [(o["status"], o["user_data"]) for o in added] == [
@@ -110,7 +111,16 @@ async def test_template_rows_and_the_file_import_request_end_to_end(
     assert accepted["native"]["importTaskId"] == accepted["details"]["job_id"]
     assert [e["code"] for e in got[("isales-no-tenant", 0)]["errors"]] == ["isales.tenant_missing"]
 
-    assert await conn.fetchval("SELECT count(*) FROM customers WHERE tenant = $1", TENANT) == 2
+    post_dial = got[("isales-rows-1", 3)]
+    assert post_dial["status"] == "ADDED" and post_dial["native"]["resultCode"] == "0200000"
+    assert post_dial["contact"]["phones"] == [
+        {"number": "5550004", "raw": "5550004*12#", "post_dial": "*12#", "delay_s": 0}
+    ]
+    assert post_dial["dial_list"] == [{"phone": "5550004", "delay_s": 0, "post_dial": "*12#"}]
+    queued = await conn.fetchrow("SELECT phone, post_dial FROM dial_list WHERE user_data = 'S-0002'")
+    assert tuple(queued) == ("5550004", "*12#")
+
+    assert await conn.fetchval("SELECT count(*) FROM customers WHERE tenant = $1", TENANT) == 3
     assert await _dial_list(conn, "1234566") == [("1234566", None, 0)]
     assert await _dial_list(conn, "S-0001") == [("5550001", "mobile", 30), ("5550002", None, 0)]
 
@@ -123,7 +133,7 @@ async def test_template_rows_and_the_file_import_request_end_to_end(
         "isales-rows-2",
     )
     await produce(settings, [again], key=TENANT.encode())
-    later = {(o["event_id"], o["record_index"]): o for o in await outcomes(settings, expect=7)}
+    later = {(o["event_id"], o["record_index"]): o for o in await outcomes(settings, expect=8)}
     assert [later[("isales-rows-2", i)]["status"] for i in range(2)] == ["UPDATED", "UNCHANGED"]
     assert later[("isales-rows-2", 0)]["contact"]["fields"]["customField"] == "platinum"
     assert later[("isales-rows-2", 0)]["contact"]["fields"]["callData"] == _seed("call_data.seed.txt")

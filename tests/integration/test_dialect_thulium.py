@@ -104,7 +104,7 @@ async def test_seed_request_end_to_end(
     assert [o["status"] for o in seed_outcomes] == ["ADDED", "ALREADY_EXISTS", "FAILED"]
     assert seed_outcomes[2]["errors"][0]["code"] == "customer.not_found"
     # the added customer's known phone is queued in the campaign; the unknown customer was not created
-    assert seed_outcomes[0]["dial_list"] == [{"phone": "+48221234567"}]
+    assert seed_outcomes[0]["dial_list"] == [{"phone": "+48221234567", "time_zones": ["Europe/Warsaw"]}]
     phones = await conn.fetch(
         "SELECT phone FROM dial_list WHERE tenant = $1 AND campaign = '00001' AND user_data = '441'", TENANT
     )

@@ -2,8 +2,7 @@
 the file-import job, the file's rows, the store and the outcomes (tests/golden/isales/README.md says how
 each example is read).
 
-The shared test settings turn phone validation off (tests/support.py); these tests put it back to the
-shipped default. The only other settings they set are the ones a deployment must give for file imports
+They run the shipped defaults; the only settings they set are the ones a deployment must give for file imports
 from the test's own loopback SFTP server: a sealing key for the server's password, and that one loopback
 address as an allowed network (private addresses are refused by default, as the arrival test shows).
 """
@@ -53,9 +52,8 @@ def _expand(value: Any) -> Any:
 
 
 def shipped_defaults(settings: Settings, **needed: Any) -> Settings:
-    """``settings`` with every product setting the shared test settings change put back to its default."""
-    default = Settings.model_fields["phone_validation"].default
-    return settings.model_copy(update={"phone_validation": default, **needed})
+    """``settings`` (the shared test settings change no product setting) with only what ``needed`` names."""
+    return settings.model_copy(update=needed)
 
 
 def table1() -> tuple[list[str], list[str]]:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
+from service.catalog.model import PhonePolicy
 from service.config import Settings
 from service.model.job import JobState, job_id
 from service.model.outcome import outcome_id
@@ -40,7 +41,9 @@ async def test_http_with_basic_auth_end_to_end(
     settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection, tmp_path: Path
 ) -> None:
     s = job_settings(settings)
-    await setup_importws(conn)
+    # a campaign that rejects records without a dialable number (the default keeps and flags them), so
+    # that one row of the file fails alone
+    await setup_importws(conn, PhonePolicy.REJECT)
     rows = list(customer_rows(25))
     rows[5][2] = "not a phone"  # row 6 of the file fails alone
     rows[7][3] = '=HYPERLINK("http://evil","x")'  # row 8: a formula, stored as text and flagged
@@ -61,7 +64,8 @@ async def test_http_with_basic_auth_end_to_end(
     statuses = Counter(o["status"] for i, o in by_index.items() if i)
     assert statuses == {"ADDED": 24, "FAILED": 1}
     bad = by_index[6]
-    assert [(e["code"], e["path"]) for e in bad["errors"]] == [("importws.bad_phone", "/rows/6")]
+    assert [(e["code"], e["path"]) for e in bad["errors"]] == [("phone.none_valid", "/rows/6")]
+    assert [(w["code"], w["path"]) for w in bad["warnings"]] == [("phone.invalid", "/rows/6")]
     assert bad["native"].startswith("|Retuen|2|Retuen|")
     flagged = by_index[8]
     assert flagged["status"] == "ADDED" and [(w["code"], w["path"]) for w in flagged["warnings"]] == [

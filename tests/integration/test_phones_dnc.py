@@ -9,7 +9,7 @@ from typing import Any
 import asyncpg
 
 from service.catalog import store as catalog_store
-from service.catalog.model import Campaign
+from service.catalog.model import Campaign, PhonePolicy
 from service.config import Settings
 from service.model.contact import MatchOn, MatchPolicy, MatchScope
 from service.store import dnc
@@ -25,11 +25,12 @@ def _by_event(got: list[Any]) -> dict[tuple[str, int], Any]:
 async def test_phones_time_zones_dnc_and_dry_run(
     settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection
 ) -> None:
-    settings = settings.model_copy(
-        update={"phone_validation": "strict", "default_phone_region": "US", "dnc_global_topics": [settings.input_topic]}
-    )
+    # a service-wide fallback region (US), and do-not-call events read from the input topic, set for this test
+    settings = settings.model_copy(update={"default_phone_region": "US", "dnc_global_topics": [settings.input_topic]})
     await catalog_store.add_tenant(conn, "acme")
     await catalog_store.add_campaign(conn, Campaign("acme", "uk", "UK", default_region="GB"))
+    rejecting = Campaign("acme", "strict", "Strict", default_region="GB", phone_policy=PhonePolicy.REJECT)
+    await catalog_store.add_campaign(conn, rejecting)
     await dnc.add_list(conn, "acme", "complaints", None)
     await dnc.add_list(conn, "", "national", None)
     svc = spawn(settings)
@@ -40,9 +41,10 @@ async def test_phones_time_zones_dnc_and_dry_run(
         contacts_event("acme", [{"user_data": "A", "phones": phones}], campaign="uk", event_id="p-1"),
         contacts_event("acme", [{"user_data": "B", "phones": [{"number": "999"}]}], event_id="p-2"),
         contacts_event("acme", [{"user_data": "C", "phones": [{"number": "2125550100"}]}], event_id="p-3"),
+        contacts_event("acme", [{"user_data": "G", "phones": [{"number": "999"}]}], campaign="strict", event_id="p-4"),
     ]
     await produce(settings, first, key=b"acme")
-    got = _by_event(await outcomes(settings, expect=3))
+    got = _by_event(await outcomes(settings, expect=4))
     a = got[("p-1", 0)]
     assert a["status"] == "ADDED"
     assert [(w["code"], w["path"]) for w in a["warnings"]] == [("phone.invalid", "/contacts/0/phones/1/number")]
@@ -60,8 +62,13 @@ async def test_phones_time_zones_dnc_and_dry_run(
         (LONDON, ["Europe/London"]),
         (SYDNEY, ["Australia/Sydney"]),
     ]
-    assert got[("p-2", 0)]["status"] == "FAILED"
-    assert got[("p-2", 0)]["errors"][0]["code"] == "phone.none_valid"
+    # no dialable number: the contact is still added, its number kept and flagged, nothing queued
+    b = got[("p-2", 0)]
+    assert (b["status"], b["contact"]["phones"], b["dial_list"]) == ("ADDED", [{"number": "999", "invalid": True}], [])
+    assert [w["code"] for w in b["warnings"]] == ["phone.invalid"]
+    # unless the campaign's phone policy is reject
+    assert got[("p-4", 0)]["status"] == "FAILED"
+    assert got[("p-4", 0)]["errors"][0]["code"] == "phone.none_valid"
     assert got[("p-3", 0)]["contact"]["phones"][0]["number"] == NEW_YORK  # the fallback region (US)
 
     # do-not-call by event: London on the tenant's list, New York on the global one; each leaves the dial lists
@@ -77,7 +84,7 @@ async def test_phones_time_zones_dnc_and_dry_run(
         cloudevent({"list": "nope", "add": [{"number": NEW_YORK}]}, dialect="dnc.v1", event_id="d-3"),
     ]
     await produce(settings, dnc_events, key=b"dnc")
-    got = _by_event(await outcomes(settings, expect=6))
+    got = _by_event(await outcomes(settings, expect=7))
     assert [got[(e, 0)]["status"] for e in ("d-1", "d-2", "d-3")] == ["ADDED", "ADDED", "FAILED"]
     assert got[("d-3", 0)]["errors"][0]["code"] == "dnc.list_unknown"
     assert await conn.fetchval("SELECT count(*) FROM dial_list WHERE phone = ANY($1::text[])", [LONDON, NEW_YORK]) == 0
@@ -93,7 +100,7 @@ async def test_phones_time_zones_dnc_and_dry_run(
     await produce(settings, later, key=b"acme")
     dry = contacts_event("acme", [{"user_data": "F", "phones": [{"number": SYDNEY}]}], event_id="x-1")
     await produce(settings, [dry], key=b"acme", headers=[("dry_run", b"true")])
-    got = _by_event(await outcomes(settings, expect=9))
+    got = _by_event(await outcomes(settings, expect=10))
     d, e, f = got[("s-1", 0)], got[("s-2", 0)], got[("x-1", 0)]
     assert d["status"] == "ADDED" and d["dial_list"] == [{"phone": SYDNEY, "time_zones": ["Australia/Sydney"]}]
     assert d["details"]["suppressed"] == [{"phone": LONDON, "list": "complaints", "tenant": "acme"}]
@@ -108,7 +115,7 @@ async def test_phones_time_zones_dnc_and_dry_run(
 
     # the same event id for real afterwards applies, with different outcome ids
     await produce(settings, [dry], key=b"acme")
-    got_all = await outcomes(settings, expect=10)
+    got_all = await outcomes(settings, expect=11)
     real = [o for o in got_all if o["event_id"] == "x-1" and not o.get("dry_run")]
     assert len(real) == 1 and real[0]["status"] == "ADDED" and real[0]["outcome_id"] != f["outcome_id"]
     assert await conn.fetchval("SELECT count(*) FROM customers WHERE user_data = 'F'") == 1
@@ -117,7 +124,6 @@ async def test_phones_time_zones_dnc_and_dry_run(
 async def test_match_policy_phone_fallback_scope_and_lookback(
     settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection
 ) -> None:
-    settings = settings.model_copy(update={"phone_validation": "strict"})
     await catalog_store.add_tenant(conn, "acme")
     phone_match = MatchPolicy(on=MatchOn.USER_DATA_OR_PHONE, lookback_days=30)
     await catalog_store.add_campaign(conn, Campaign("acme", "c1", "C1", match=phone_match))
@@ -143,7 +149,7 @@ async def test_match_policy_phone_fallback_scope_and_lookback(
         contacts_event("acme", [{"phones": [{"number": NEW_YORK}]}], campaign="elsewhere", event_id="m-6"),
     ]
     await produce(settings, second, key=b"acme")
-    got = _by_event(await outcomes(settings, expect=6))
+    got = _by_event(await outcomes(settings, expect=7))
     found = got[("m-3", 0)]
     assert (found["status"], found["user_data"]) == ("UPDATED", "K1")
     assert found["details"]["match"] == {
@@ -241,7 +247,6 @@ async def test_match_scope_campaign_versus_tenant_and_lookback_days(
 async def test_vendor_records_without_user_data_match_on_the_normalised_phone(
     settings: Settings, spawn: Callable[..., ServiceProcess], conn: asyncpg.Connection
 ) -> None:
-    settings = settings.model_copy(update={"phone_validation": "strict"})
     await catalog_store.add_tenant(conn, "acme")
     by_phone = MatchPolicy(on=MatchOn.USER_DATA_OR_PHONE)
     await catalog_store.add_campaign(conn, Campaign("acme", "538", "By phone", default_region="GB", match=by_phone))
@@ -276,7 +281,7 @@ async def test_vendor_records_without_user_data_match_on_the_normalised_phone(
         ),
     ]
     await produce(settings, second, key=b"acme")
-    got = _by_event(await outcomes(settings, expect=6))
+    got = _by_event(await outcomes(settings, expect=7))
     d2, d3, d4 = got[("d-2", 0)], got[("d-3", 0)], got[("d-4", 0)]
     assert (d2["status"], d2["user_data"]) == ("UPDATED", "CUST-1")  # found by its number in national form
     assert d2["details"]["match"] == {

@@ -6,7 +6,7 @@ import phonenumbers
 import pytest
 from phonenumbers import timezone as pn_timezone
 
-from service.catalog.model import Campaign, Catalog
+from service.catalog.model import Campaign, Catalog, PhonePolicy
 from service.dialects.base import Parsed, Rejected
 from service.model.contact import Contact, ContactRecord, Phone
 from service.model.phones import normalise, region_code
@@ -49,7 +49,7 @@ def _record(*numbers: str, campaign: str = "c1") -> Parsed:
     return Parsed(ContactRecord(tenant="t", campaign=campaign, contact=Contact(user_data="U", phones=phones)))
 
 
-def test_invalid_phone_is_a_warning_kept_off_the_dial_list_and_failed_only_when_none_remains() -> None:
+def test_an_undialable_number_is_a_warning_flagged_and_never_fails_its_record() -> None:
     catalog = Catalog(campaigns={("t", "c1"): Campaign("t", "c1", "C1", default_region="GB")})
     [mixed, none] = normalise_all([_record("020 7946 0001", "12345"), _record("12345", "999")], catalog, "DE")
     assert isinstance(mixed.record, ContactRecord)
@@ -61,9 +61,58 @@ def test_invalid_phone_is_a_warning_kept_off_the_dial_list_and_failed_only_when_
     )
     assert (phones[1].number, phones[1].invalid) == ("12345", True)
     assert [(w.code, w.path) for w in mixed.warnings] == [("phone.invalid", "/contacts/0/phones/1/number")]
+    assert isinstance(none.record, ContactRecord)
+    assert [(p.number, p.invalid) for p in none.record.contact.phones] == [("12345", True), ("999", True)]
+    assert [w.code for w in none.warnings] == ["phone.invalid", "phone.invalid"]
+
+
+def test_a_campaign_that_rejects_fails_a_record_without_any_dialable_number() -> None:
+    strict = Campaign("t", "c1", "C1", default_region="GB", phone_policy=PhonePolicy.REJECT)
+    catalog = Catalog(campaigns={("t", "c1"): strict})
+    [mixed, none] = normalise_all([_record("020 7946 0001", "12345"), _record("12345", "999")], catalog, None)
+    assert isinstance(mixed.record, ContactRecord) and [w.code for w in mixed.warnings] == ["phone.invalid"]
     assert isinstance(none.record, Rejected)
-    assert [e.code for e in none.record.errors] == ["phone.none_valid"]
+    assert [(e.code, e.path) for e in none.record.errors] == [("phone.none_valid", "/contacts/0/phones/0/number")]
     assert len(none.warnings) == 2
+
+
+def test_a_national_number_without_a_region_is_kept_as_given_dialable_without_a_time_zone() -> None:
+    [p] = normalise_all([_record("1234566", "030 1234567", "+44 20 7946 0001", "PhoneNumber1")], Catalog(), None)
+    assert isinstance(p.record, ContactRecord)
+    got = [(ph.number, ph.invalid, ph.time_zones) for ph in p.record.contact.phones]
+    assert got == [
+        ("1234566", None, None),
+        ("030 1234567", None, None),
+        ("+442079460001", None, ("Europe/London",)),
+        ("PhoneNumber1", True, None),  # letters: not a number in any region
+    ]
+    assert [(w.code, w.path) for w in p.warnings] == [
+        ("phone.no_region", "/contacts/0/phones/0/number"),
+        ("phone.no_region", "/contacts/0/phones/1/number"),
+        ("phone.invalid", "/contacts/0/phones/3/number"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "region", "number", "post_dial"),
+    [
+        ("02079460001*123", "GB", "+442079460001", "*123"),  # extension after a star
+        ("02079460001#9*1", "GB", "+442079460001", "#9*1"),  # from the first * or #
+        ("1234566#", None, "1234566", "#"),  # no region: the number as given, still split
+    ],
+)
+def test_digits_after_star_or_hash_are_post_dial_and_the_number_before_is_read(
+    given: str, region: str | None, number: str, post_dial: str
+) -> None:
+    [p] = normalise_all([_record(given)], Catalog(), region)
+    assert isinstance(p.record, ContactRecord)
+    [phone] = p.record.contact.phones
+    assert (phone.number, phone.post_dial, phone.raw, phone.invalid) == (number, post_dial, given, None)
+
+
+def test_a_number_that_is_only_post_dial_digits_is_flagged() -> None:
+    [p] = normalise_all([_record("*123#")], Catalog(), "GB")
+    assert isinstance(p.record, ContactRecord) and p.record.contact.phones[0].invalid is True
 
 
 def test_campaign_not_in_the_catalog_uses_the_fallback_region() -> None:
