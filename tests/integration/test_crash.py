@@ -49,7 +49,7 @@ def workload() -> tuple[list[dict[str, Any]], list[bytes]]:
             events.append(contacts_event("acme", [contact("SEQ", attributes={"seq": i})], event_id=f"seq-{i}"))
             keys.append(b"SEQ")
         users = [f"P{i}a", f"P{i}b"]
-        events.append(contacts_event("acme", [contact(u, phone=f"+1555000{i:04d}") for u in users], event_id=f"p-{i}"))
+        events.append(contacts_event("acme", [contact(u, phone=f"+1212555{i:04d}") for u in users], event_id=f"p-{i}"))
         keys.append(users[0].encode())
     return events, keys
 

@@ -420,21 +420,24 @@ def test_file_rows_map_the_template_columns_like_event_rows() -> None:
     header = ["SessionId", "called", "caller", "callData", "customField", "recycleTime"]
     good = reader.parse(header, 2, ["S-1", "[{'calledNo':1234566}]", "-", "", "gold", "2026-12-31 23:59:59"])
     assert _record(good).contact.phones[0].path == "/rows/2/called/0/calledNo"  # the file's row number
-    assert _record(good).model_dump() == _record(
-        ADAPTER.parse(
-            _env(
-                _rows(
-                    {
-                        **dict(zip(header[1:], ["[{'calledNo':1234566}]"], strict=False)),
-                        "sessionId": "S-1",
-                        "customField": "gold",
-                        "recycleTime": "2026-12-31 23:59:59",
-                    }
-                )
-            ),
-            CATALOG,
-        )[0]
-    ).model_dump()
+    assert (
+        _record(good).model_dump()
+        == _record(
+            ADAPTER.parse(
+                _env(
+                    _rows(
+                        {
+                            **dict(zip(header[1:], ["[{'calledNo':1234566}]"], strict=False)),
+                            "sessionId": "S-1",
+                            "customField": "gold",
+                            "recycleTime": "2026-12-31 23:59:59",
+                        }
+                    )
+                ),
+                CATALOG,
+            )[0]
+        ).model_dump()
+    )
     bad = _rejected(reader.parse([*header, "priority"], 5, ["S-2", "[{'calledNo':'12a'}]", "", "", "", "", "1"]))
     assert {(e.code, e.path) for e in bad.errors} == {("02000002", "/rows/5/called/0/calledNo")}
     assert reader.too_many_rows(500_000).code == "02000011"
