@@ -95,7 +95,11 @@ PUBLISH_ERRORS = Counter(
 )
 IMPORT_JOBS = Counter(
     "contact_import_jobs_total",
-    "File-import jobs that ended, by final state (completed, failed, cancelled).",
+    "File-import jobs this replica ended, by final state (completed, failed); `contact-import jobs cancel`"
+    " ends jobs outside the service and is not counted.",
     ["state"],
     registry=REGISTRY,
 )
+JOB_STATES = ("completed", "failed")  # the final states the service sets (service.model.job.JobState)
+for _state in JOB_STATES:
+    IMPORT_JOBS.labels(_state)  # exported at 0 from start, so that increase() sees the first job end

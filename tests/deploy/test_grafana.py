@@ -15,6 +15,10 @@ from tests.deploy.common import DEPLOY, load_yaml
 
 GRAFANA = DEPLOY / "grafana"
 DASHBOARD = GRAFANA / "contact-import.json"
+# The dashboard schema Grafana 12.2 and later (13.x too) save dashboards at (DASHBOARD_SCHEMA_VERSION in
+# Grafana's sources): a dashboard below it is migrated on every load, one above it is not understood.
+SCHEMA_VERSION = 42
+FIRST_GRAFANA_AT_SCHEMA = (12, 2)
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +99,42 @@ def test_dashboard_covers_the_operating_signals(dashboard: dict[str, Any]) -> No
     assert uses("contact_import_dead_letters_total"), "dead letters"
     assert uses("contact_import_outbox_pending_messages"), "outbox pending"
     assert uses("contact_import_outbox_published_total"), "outbox published"
+    assert uses('contact_import_jobs_total{job="$job", instance=~"$instance", state="failed"}'), "failed jobs"
+    assert uses("sum by (state) (increase(contact_import_jobs_total"), "jobs by state"
+
+
+def test_every_exported_metric_is_on_the_dashboard(dashboard: dict[str, Any]) -> None:
+    used = {m for _, expr, _ in _queries(dashboard) for m in promql.parse(expr).metrics}
+    families = {name.removesuffix("_bucket") for name in used}
+    exported = {
+        name
+        for name in promql.exposed_series()
+        if name not in promql.BUILTIN_SERIES and not name.endswith(("_created", "_sum", "_count"))
+    }
+    missing = {name.removesuffix("_bucket") for name in exported} - families
+    assert not missing, f"metrics of service/metrics.py no panel shows: {sorted(missing)}"
+
+
+def _field_configs(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for panel in _panels(dashboard["panels"]):
+        config = panel.get("fieldConfig", {})
+        yield config.get("defaults", {})
+        for override in config.get("overrides", []):
+            yield from ({p["id"]: p["value"]} for p in override.get("properties", []) if p["id"] == "custom.hideFrom")
+
+
+def test_dashboard_is_at_the_schema_of_the_grafana_it_runs_on(dashboard: dict[str, Any]) -> None:
+    assert dashboard["schemaVersion"] == SCHEMA_VERSION
+    image = load_yaml(DEPLOY / "compose.yaml")["services"]["grafana"]["image"]
+    match = re.fullmatch(r"grafana/grafana:(\d+)\.(\d+)\.(\d+)", image)
+    assert match, f"pin a Grafana release: {image}"
+    assert (int(match.group(1)), int(match.group(2))) >= FIRST_GRAFANA_AT_SCHEMA, f"{image} predates schema 42"
+    # what the migrations up to 42 change holds already: Grafana loads the dashboard as it is written
+    assert isinstance(dashboard["refresh"], str), "v40: refresh is a string"
+    assert "time_options" not in dashboard.get("timepicker", {}), "v41: no timepicker.time_options"
+    for config in _field_configs(dashboard):
+        hide = config.get("custom.hideFrom") or config.get("custom", {}).get("hideFrom", {})
+        assert not hide.get("viz") or hide.get("tooltip"), "v42: hidden from the graph is hidden from the tooltip"
 
 
 def test_compose_provisions_the_dashboard_and_datasource() -> None:

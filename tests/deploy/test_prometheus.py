@@ -3,12 +3,16 @@ and they only use metrics the service exposes. The scrape config matches the rul
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
+from prometheus_client import generate_latest
 
+from service.metrics import JOB_STATES, REGISTRY
+from service.model.job import FINAL_STATES
 from tests.deploy import promql
-from tests.deploy.common import DEPLOY, load_yaml, require_tool, run_tool
+from tests.deploy.common import DEPLOY, REPO, load_yaml, require_tool, run_tool
 
 PROM = DEPLOY / "prometheus"
 PROMTOOL_HINT = "run `make tools` (installs Debian's prometheus package, which provides promtool)"
@@ -55,6 +59,8 @@ def test_the_required_alerts_exist() -> None:
         "service down": "up{",
         "outbox relay": "contact_import_publish_errors_total",
         "parked outbox messages": "contact_import_outbox_parked_messages",
+        "backlog not draining": "offset 15m",
+        "failed file-import jobs": 'contact_import_jobs_total{state="failed"}',
     }
     for what, needle in needed.items():
         assert any(needle in expr for expr in exprs.values()), f"no alert covers {what} ({needle})"
@@ -102,3 +108,34 @@ def test_scrape_config_matches_the_rules_and_compose() -> None:
     compose = load_yaml(DEPLOY / "compose.yaml")
     port = compose["services"]["contact-import"]["environment"].get("CIS_HTTP_PORT", "8080")
     assert targets == [f"contact-import:{port}"], "scrape the compose service on its CIS_HTTP_PORT"
+
+
+def _anchors(markdown: str) -> set[str]:
+    """GitHub's anchors of the headings: lower case, punctuation dropped, spaces as hyphens."""
+    headings = re.findall(r"^#{1,6}\s+(.+?)\s*$", markdown, re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in headings}
+
+
+def test_every_alert_has_a_runbook_section() -> None:
+    runbooks = REPO / "docs" / "runbooks.md"
+    text = runbooks.read_text(encoding="utf-8")
+    anchors = _anchors(text)
+    for name, rule in _alerts().items():
+        annotations = rule["annotations"]
+        assert "runbook" not in annotations, f"{name}: the annotation is runbook_url"
+        url = annotations.get("runbook_url", "")
+        assert url == f"docs/runbooks.md#{name.lower()}", f"{name}: runbook_url {url!r}"
+        assert name.lower() in anchors, f"docs/runbooks.md has no section {name}"
+        section = text.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
+        for part in ("What it means", "How to confirm", "How to fix"):
+            assert f"**{part}.**" in section, f"the {name} runbook has no {part!r}"
+
+
+def test_job_state_series_exist_at_zero_from_start() -> None:
+    """increase() over a series that appears with its first job would miss that job."""
+    assert set(JOB_STATES) <= {s.value for s in FINAL_STATES}
+    exposed = generate_latest(REGISTRY).decode()
+    for state in JOB_STATES:
+        assert re.search(rf'^contact_import_jobs_total{{state="{state}"}} ', exposed, re.MULTILINE), state
+    used = {m for rule in _rules() for m in re.findall(r'contact_import_jobs_total\{state="(\w+)"\}', rule["expr"])}
+    assert used and used <= set(JOB_STATES), f"alerts use job states the service does not export: {used}"
