@@ -15,7 +15,7 @@ _COLUMNS = (
     "id, tenant, dialect, campaign, state, due_at, source_kind, source_url, source_secret, server_id, file_path,"
     " file_name, format, options, max_rows, total_rows, checkpoint, rows_read, rows_applied, rows_failed,"
     " error_code, error_message, lease_owner, lease_expires_at, attempts, event_source, event_id, event_topic,"
-    " event_partition, event_offset, event_time_ms, created_at, started_at, finished_at, due_zone"
+    " event_partition, event_offset, event_time_ms, created_at, started_at, finished_at, due_zone, updated_at"
 )
 
 
@@ -56,6 +56,7 @@ class Job:
     started_at: datetime | None
     finished_at: datetime | None
     due_zone: str | None = None  # the zone a scheduled request's local time was read in
+    updated_at: datetime | None = None  # the last change of its state or counters
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Job:

@@ -126,7 +126,8 @@ async def test_cancel_from_the_cli_mid_job_and_tenant_isolation(
         assert orjson.loads(done.stdout)["state"] == "cancelled"
         svc.wait_log(r'"import job stopped"')
         stopped = await jobs.get(conn, key)
-        listed = [orjson.loads(line) for line in cli(s, "jobs", "list", "--state", "cancelled").stdout.splitlines()]
+        as_json = cli(s, "jobs", "list", "--json", "--state", "cancelled")
+        listed = [orjson.loads(line) for line in as_json.stdout.splitlines()]
     assert stopped is not None and stopped.state is JobState.CANCELLED and 0 < stopped.rows_read < rows
     assert [j["id"] for j in listed] == [key] and "source_secret" not in listed[0]
     assert cli(s, "jobs", "cancel", key).returncode == 1  # already cancelled
