@@ -72,7 +72,7 @@ class App:
         if s.create_topics:
             await clients.ensure_topics(s)
         registry = default_registry(s.schema_dir)
-        pool = await db.create_pool(s.database_url.get_secret_value(), s.database_pool_size)
+        pool = await db.create_pool(s.database_url.get_secret_value(), s.database_pool_size, s.pg_server_settings())
         producer = clients.producer(s)
         await producer.start()
         consumer = clients.consumer(s)
