@@ -75,7 +75,8 @@ class App:
         pool = await db.create_pool(s.database_url.get_secret_value(), s.database_pool_size, s.pg_server_settings())
         producer = clients.producer(s)
         await producer.start()
-        consumer = clients.consumer(s)
+        # no reset policy: a position the log does not hold raises, and the loop says what was skipped
+        consumer = clients.consumer(s, auto_offset_reset="none")
         self._relay = relay = Relay(s, pool, producer)
         catalog = CatalogCache(pool, s.catalog_refresh_s, s.import_timezone)
         await catalog.get()
