@@ -60,6 +60,8 @@ class App:
     def _ready(self) -> tuple[bool, str]:
         if self._loop is None or self._relay is None or not self._loop.ready:
             return False, "starting"
+        if not self._loop.committing:
+            return False, "batches failing (database unavailable?)"
         if not self._relay.healthy:
             return False, "outbox relay failing"
         if time.monotonic() - self._loop.last_progress > 30:

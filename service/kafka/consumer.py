@@ -66,6 +66,7 @@ class ConsumerLoop:
         self._mirror_due: dict[TopicPartition, int] = {}  # positions not yet mirrored to Kafka
         self._mirror_task: asyncio.Task[None] | None = None
         self.ready = False
+        self.committing = True  # False from a transient failure of a batch until one commits again
         self.last_progress = time.monotonic()
 
     def listener(self) -> ConsumerRebalanceListener:
@@ -222,10 +223,12 @@ class ConsumerLoop:
                     return False
                 except TransientError as exc:
                     metrics.DB_ERRORS.inc()
+                    self.committing = False
                     log.warning("batch failed on a transient error, retrying", error=str(exc), retry_in_s=delay)
                 else:
                     for tp, ms in batch.items():
                         self._expected[tp] = ms[-1].offset + 1
+                    self.committing = True
                     break
             if self._stopping.is_set():
                 log.info("stopping with a batch not committed; it will be re-read", messages=len(messages))
