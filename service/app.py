@@ -84,6 +84,7 @@ class App:
         await catalog.get()
         self._loop = loop = ConsumerLoop(s, consumer, pool, Processor(s, registry), relay, catalog)
         consumer.subscribe([s.input_topic], listener=loop.listener())
+        log.info("joining the consumer group", group=s.group_id, static=bool(s.kafka_group_instance_id))
         await consumer.start()
         self._runner = runner = JobRunner(s, pool, registry, catalog, relay.wake)
         self.http = HealthServer(s.http_host, s.http_port, self._ready)
