@@ -10,7 +10,8 @@ On a fresh embedded broker and Postgres per measurement, with events fed at 20/s
 - ``frozen``: one of two replicas is frozen (SIGSTOP) inside a transaction; from the freeze to the
   server ending its transaction, and to the other replica committing on the frozen one's partitions.
 
-Medians of ``--runs`` (3) runs; every run printed and written to bench/results/recovery.json.
+Medians of ``--runs`` (3) runs; every run printed and written to bench/results/recovery-<label>.json.
+``BENCH_SERVICE_SETTINGS`` (JSON of ``CIS_*`` variables) changes the service's settings, e.g. the session timeout.
 Service settings are the shipped defaults, except the embedded stack's (one broker) and the fetch wait.
 """
 
@@ -36,12 +37,12 @@ import orjson
 from aiokafka import AIOKafkaProducer
 
 from bench.infra import Session, Stack
-from bench.service_proc import ServiceProcess
+from bench.service_proc import ServiceProcess, service_settings
 from service.config import Settings
 from service.ops.embedded import FETCH_MAX_WAIT_MS
 from tests.support import contact, contacts_event
 
-RESULTS = Path(__file__).resolve().parent / "results" / "recovery.json"
+RESULTS = Path(__file__).resolve().parent / "results"
 Scenario = Callable[[Stack, Session, Path], Awaitable[dict[str, float]]]
 
 
@@ -279,11 +280,16 @@ async def main(names: list[str], runs: int) -> dict[str, Any]:
 def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("scenarios", nargs="*", default=list(SCENARIOS), choices=[[], *SCENARIOS])
+    parser.add_argument("--label", default="defaults", help="results go to bench/results/recovery-<label>.json")
+    parser.add_argument("scenarios", nargs="*", help=f"some of {', '.join(SCENARIOS)} (default: all)")
     args = parser.parse_args()
+    unknown = set(args.scenarios) - SCENARIOS.keys()
+    if unknown:
+        parser.error(f"unknown scenarios {sorted(unknown)}")
     report = asyncio.run(main(args.scenarios or list(SCENARIOS), args.runs))
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2) + "\n")
+    report["service_settings"] = service_settings()
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"recovery-{args.label}.json").write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ async def test_the_server_ends_a_frozen_transaction_and_frees_its_offset_rows(
         async with pool.acquire() as other:
             assert await other.fetchval("SHOW lock_timeout") == "200ms"
             assert await other.fetchval("SHOW idle_in_transaction_session_timeout") == "1s"
-        frozen = await pool.acquire()
+        # the frozen side on a connection of its own with the same settings (a pooled one is detached
+        # by the pool once the server closes it, which would hide the server's answer)
+        frozen = await asyncpg.connect(s.database_url.get_secret_value(), server_settings=s.pg_server_settings())
         tx = frozen.transaction()
         await tx.start()
         await offsets.advance(frozen, s.group_id, s.input_topic, {0: (None, 5)})  # holds the row's lock
@@ -55,9 +57,12 @@ async def test_the_server_ends_a_frozen_transaction_and_frees_its_offset_rows(
         assert await offsets.stored(conn, s.group_id, s.input_topic, [0]) == {0: 9}
 
         # when it wakes up, its next statement fails as a transient error (the batch is re-read)
-        with pytest.raises(TransientError):
+        with pytest.raises(TransientError) as ended:
             async with store_db.translated():
                 await offsets.advance(frozen, s.group_id, s.input_topic, {0: (5, 6)})
-        await pool.release(frozen)
+        # asyncpg has read the server's FATAL 25P03 and closed the connection (or raises 25P03 itself)
+        cause = ended.value.__cause__
+        assert isinstance(cause, asyncpg.InterfaceError) or getattr(cause, "sqlstate", None) == "25P03", cause
+        await frozen.close()
     finally:
         await pool.close()
