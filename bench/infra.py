@@ -22,7 +22,7 @@ from bench import workload
 from service.catalog import store as catalog_store
 from service.catalog.model import Campaign
 from service.config import Settings
-from service.ops.embedded import Broker, Database, free_port
+from service.ops.embedded import EMBEDDED_TOPICS, Broker, Database, free_port
 from service.store import db as store_db
 from service.store.migrate import migrate
 
@@ -39,6 +39,7 @@ class Session:
         values: dict[str, object] = {
             "kafka_bootstrap": self.bootstrap,
             "kafka_idempotent_producer": False,  # tansu has no InitProducerId
+            **EMBEDDED_TOPICS,  # one node
             "group_id": f"bench-{self.tag}",
             "input_topic": f"in-{self.tag}",
             "results_topic": f"out-{self.tag}",

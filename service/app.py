@@ -60,6 +60,8 @@ class App:
     def _ready(self) -> tuple[bool, str]:
         if self._loop is None or self._relay is None or not self._loop.ready:
             return False, "starting"
+        if not self._loop.committing:
+            return False, "batches failing (database unavailable?)"
         if not self._relay.healthy:
             return False, "outbox relay failing"
         if time.monotonic() - self._loop.last_progress > 30:
@@ -72,15 +74,17 @@ class App:
         if s.create_topics:
             await clients.ensure_topics(s)
         registry = default_registry(s.schema_dir)
-        pool = await db.create_pool(s.database_url.get_secret_value(), s.database_pool_size)
+        pool = await db.create_pool(s.database_url.get_secret_value(), s.database_pool_size, s.pg_server_settings())
         producer = clients.producer(s)
         await producer.start()
-        consumer = clients.consumer(s)
+        # no reset policy: a position the log does not hold raises, and the loop says what was skipped
+        consumer = clients.consumer(s, auto_offset_reset="none")
         self._relay = relay = Relay(s, pool, producer)
         catalog = CatalogCache(pool, s.catalog_refresh_s, s.import_timezone)
         await catalog.get()
         self._loop = loop = ConsumerLoop(s, consumer, pool, Processor(s, registry), relay, catalog)
         consumer.subscribe([s.input_topic], listener=loop.listener())
+        log.info("joining the consumer group", group=s.group_id, static=bool(s.kafka_group_instance_id))
         await consumer.start()
         self._runner = runner = JobRunner(s, pool, registry, catalog, relay.wake)
         self.http = HealthServer(s.http_host, s.http_port, self._ready)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -60,6 +61,38 @@ class Settings(BaseSettings):
         "contact-import-jobs", description="Topic file-import job events go to (accepted, progress, completed)."
     )
     topic_partitions: int = Field(6, description="Partitions when the service creates its topics.")
+    topic_replication_factor: int = Field(
+        3, ge=1, description="Replication factor of the topics the service creates (3 brokers; 1 on the embedded one)."
+    )
+    topic_min_insync_replicas: int = Field(
+        2,
+        ge=1,
+        description="min.insync.replicas of the topics the service creates: with acks=all a write survives the loss"
+        " of all but this many replicas (1 on the embedded broker).",
+    )
+    kafka_client_id: str = Field(
+        "",
+        description="client.id of every Kafka client, seen in broker logs and quotas (empty: contact-import-<host>).",
+    )
+    kafka_group_instance_id: str = Field(
+        "",
+        description="Static group membership (group.instance.id), unique per replica and stable across its restarts"
+        " (a StatefulSet pod name): a restarted replica gets its partitions back without a rebalance. Empty: dynamic.",
+    )
+    kafka_session_timeout_ms: int = Field(
+        10_000,
+        ge=1,
+        description="session.timeout.ms: a replica silent for this long (killed, frozen) loses its partitions.",
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        3_000, ge=1, description="heartbeat.interval.ms (at most a third of the session timeout)."
+    )
+    kafka_max_poll_interval_ms: int = Field(
+        300_000,
+        ge=1,
+        description="max.poll.interval.ms: longest a replica may spend on one fetch's transactions before it is"
+        " treated as stuck and leaves the group.",
+    )
     create_topics: bool = Field(True, description="Create missing topics at start-up.")
 
     # Access
@@ -87,6 +120,18 @@ class Settings(BaseSettings):
         SecretStr("postgresql://postgres@127.0.0.1:5432/postgres"), description="PostgreSQL DSN."
     )
     database_pool_size: int = Field(4, description="Connections in the pool.")
+    pg_idle_in_transaction_timeout_s: float = Field(
+        30.0,
+        ge=0,
+        description="idle_in_transaction_session_timeout of the service's connections: the server ends a"
+        " transaction left idle this long (a frozen replica) and frees its offset rows; 0: never.",
+    )
+    pg_lock_timeout_s: float = Field(
+        10.0,
+        ge=0,
+        description="lock_timeout of the service's connections: a statement waiting this long for a lock fails and"
+        " its batch is retried; 0: wait forever.",
+    )
 
     # Pipeline
     batch_max_records: int = Field(2000, description="Most messages taken from Kafka for one transaction.")
@@ -197,6 +242,16 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
         return value
+
+    def client_id(self) -> str:
+        return self.kafka_client_id or f"contact-import-{socket.gethostname()}"
+
+    def pg_server_settings(self) -> dict[str, str]:
+        """Session settings of the service's Postgres connections (milliseconds, as the server takes them)."""
+        return {
+            "idle_in_transaction_session_timeout": str(round(self.pg_idle_in_transaction_timeout_s * 1000)),
+            "lock_timeout": str(round(self.pg_lock_timeout_s * 1000)),
+        }
 
     def kafka_common(self) -> dict[str, object]:
         """Connection arguments shared by every aiokafka client."""

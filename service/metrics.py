@@ -54,6 +54,13 @@ FENCED = Counter(
     "Batches rolled back because another consumer owned the partition.",
     registry=REGISTRY,
 )
+OFFSETS_SKIPPED = Counter(
+    "contact_import_offsets_skipped_total",
+    "Offsets skipped because the stored offset was below the partition's log start: records deleted"
+    " (retention, DeleteRecords) before they were consumed, which got no outcome.",
+    ["topic", "partition"],
+    registry=REGISTRY,
+)
 CONSUMER_LAG = Gauge(
     "contact_import_consumer_lag_messages",
     "High-water mark minus the committed position, per assigned partition.",

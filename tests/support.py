@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
 from service.config import Settings
+from service.ops.embedded import EMBEDDED_TOPICS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,6 +34,7 @@ def make_settings(bootstrap: str, dsn: str, tag: str, **overrides: Any) -> Setti
         "dead_letter_topic": f"dlq-{tag}",
         "jobs_topic": f"jobs-{tag}",
         "topic_partitions": 3,
+        **EMBEDDED_TOPICS,  # the test broker is one node
         "database_url": SecretStr(dsn),
         "http_host": "127.0.0.1",
         "http_port": 0,

@@ -14,9 +14,13 @@ from service.config import Settings
 log = structlog.get_logger(__name__)
 
 
+def _common(settings: Settings) -> dict[str, object]:
+    return {**settings.kafka_common(), "client_id": settings.client_id()}
+
+
 def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
     args: dict[str, object] = {
-        **settings.kafka_common(),
+        **_common(settings),
         "acks": "all",
         "enable_idempotence": settings.kafka_idempotent_producer,
         # no linger: the relay hands over a whole round at once (sends that do not wait), which the
@@ -31,9 +35,14 @@ def producer(settings: Settings, **overrides: object) -> AIOKafkaProducer:
 
 
 def consumer(settings: Settings, *topics: str, **overrides: object) -> AIOKafkaConsumer:
+    """The service's group consumer; ``group_id=None`` (the tools) leaves out the group's settings."""
     args: dict[str, object] = {
-        **settings.kafka_common(),
+        **_common(settings),
         "group_id": settings.group_id,
+        "group_instance_id": settings.kafka_group_instance_id or None,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
+        "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
         "enable_auto_commit": False,
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
@@ -41,20 +50,42 @@ def consumer(settings: Settings, *topics: str, **overrides: object) -> AIOKafkaC
         "max_partition_fetch_bytes": max(1_048_576, settings.max_message_bytes + 65_536),
     }
     args.update(overrides)
+    if args["group_id"] is None:
+        args["group_instance_id"] = None
     return AIOKafkaConsumer(*topics, **args)
+
+
+def admin(settings: Settings) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**_common(settings))
+
+
+def new_topic(settings: Settings, name: str) -> NewTopic:
+    """A topic as the service creates it: its partitions, replication factor and min.insync.replicas."""
+    return NewTopic(
+        name,
+        settings.topic_partitions,
+        settings.topic_replication_factor,
+        topic_configs={"min.insync.replicas": str(settings.topic_min_insync_replicas)},
+    )
 
 
 async def ensure_topics(settings: Settings) -> None:
     """Create the input, results, dead-letter and jobs topics when missing."""
-    admin = AIOKafkaAdminClient(**settings.kafka_common())
-    await admin.start()
+    client = admin(settings)
+    await client.start()
     try:
-        existing = set(await admin.list_topics())
+        existing = set(await client.list_topics())
         wanted = [settings.input_topic, settings.results_topic, settings.dead_letter_topic, settings.jobs_topic]
         missing = [t for t in wanted if t not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics([NewTopic(t, settings.topic_partitions, 1) for t in missing])
-            log.info("topics created", topics=missing, partitions=settings.topic_partitions)
+                await client.create_topics([new_topic(settings, t) for t in missing])
+            log.info(
+                "topics created",
+                topics=missing,
+                partitions=settings.topic_partitions,
+                replication_factor=settings.topic_replication_factor,
+                min_insync_replicas=settings.topic_min_insync_replicas,
+            )
     finally:
-        await admin.close()
+        await client.close()

@@ -16,12 +16,13 @@ from collections.abc import Iterator
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 
 from service import metrics
 from service.catalog.cache import CatalogCache
 from service.config import Settings
 from service.errors import FencedError, TransientError
+from service.kafka import positions
 from service.kafka.relay import Relay
 from service.pipeline.processor import Processor
 from service.store import offsets
@@ -65,6 +66,7 @@ class ConsumerLoop:
         self._mirror_due: dict[TopicPartition, int] = {}  # positions not yet mirrored to Kafka
         self._mirror_task: asyncio.Task[None] | None = None
         self.ready = False
+        self.committing = True  # False from a transient failure of a batch until one commits again
         self.last_progress = time.monotonic()
 
     def listener(self) -> ConsumerRebalanceListener:
@@ -86,6 +88,8 @@ class ConsumerLoop:
             log.info("partitions revoked", partitions=sorted(tp.partition for tp in revoked))
 
     async def assigned(self, assigned: list[TopicPartition]) -> None:
+        for tp in assigned:  # the series at 0 from now on, so that an alert sees it rise
+            metrics.OFFSETS_SKIPPED.labels(tp.topic, str(tp.partition))
         async with self._lock:
             await self._seek_to_stored(list(assigned))
             # after the seek: a batch getmany returned before it (read from Kafka's committed
@@ -122,13 +126,33 @@ class ConsumerLoop:
                 delay = min(delay * 2, self._s.retry_max_s)
         # never stored: Kafka's committed offset, else the log's beginning
         committed = {tp: await self._consumer.committed(tp) for tp in tps if tp not in stored}
-        missing = [tp for tp, o in committed.items() if o is None]
-        begin = await self._consumer.beginning_offsets(missing) if missing else {}
+        begin = await self._consumer.beginning_offsets(tps)
         for tp in tps:  # no await from here: the caller bumps the generation right after
             self._expected[tp] = stored.get(tp)
             target = stored.get(tp, committed.get(tp))
-            self._consumer.seek(tp, begin[tp] if target is None else target)  # beyond the end: _restart_recreated
+            if target is None or positions.below_start(tp, target, begin[tp], "on assignment"):
+                target = begin[tp]
+            self._consumer.seek(tp, target)  # beyond the end: _restart_recreated
             self._sought[tp] = time.time() * 1000
+
+    async def _out_of_range(self, exc: OffsetOutOfRangeError) -> None:
+        """A fetch position the log does not hold (found while running): below the log start, go on
+        from the start, counting what was skipped; beyond the end (a recreated topic), from the beginning."""
+        async with self._lock:
+            owned = self._consumer.assignment()
+            fetched: dict[TopicPartition, int] = {
+                # a fetch sent before the partition was sought (to its stored offset) is stale
+                tp: o
+                for tp, o in exc.args[0].items()
+                if tp in owned and await self._consumer.position(tp) == o
+            }
+            if not fetched:
+                return
+            begin = await self._consumer.beginning_offsets(list(fetched))
+            for tp, offset in fetched.items():
+                if not positions.below_start(tp, offset, begin[tp], "while consuming"):
+                    positions.beyond_end(tp, offset, None)
+                self._consumer.seek(tp, begin[tp])
 
     async def _restart_recreated(self) -> None:
         """A position beyond the fetched high watermark (topic recreated): restart at the beginning.
@@ -147,21 +171,21 @@ class ConsumerLoop:
                 del self._sought[tp]
                 if await self._consumer.position(tp) <= high:
                     continue
-                log.warning(
-                    "stored offset is beyond the log end (topic recreated?); restarting from the beginning",
-                    topic=tp.topic,
-                    partition=tp.partition,
-                    stored_offset=self._expected.get(tp),
-                    log_end=high,
-                )
+                positions.beyond_end(tp, self._expected.get(tp), high)
                 await self._consumer.seek_to_beginning(tp)
 
     # -- the loop ------------------------------------------------------------------------------
     async def run(self) -> None:
         while not self._stopping.is_set():
-            batch = await self._consumer.getmany(
-                timeout_ms=self._s.batch_max_wait_ms, max_records=self._s.batch_max_records
-            )
+            try:
+                batch = await self._consumer.getmany(
+                    timeout_ms=self._s.batch_max_wait_ms, max_records=self._s.batch_max_records
+                )
+            except OffsetOutOfRangeError as exc:  # the consumer's reset policy is "none": it says so
+                await self._out_of_range(exc)
+                continue
+            except NoOffsetForPartitionError:
+                continue  # assigned, not yet sought: the listener seeks it to its stored offset
             self.last_progress = time.monotonic()
             generation = self._generation  # one fetch: any rebalance abandons all its chunks
             for chunk in chunks(batch, self._s.batch_max_bytes):
@@ -199,10 +223,12 @@ class ConsumerLoop:
                     return False
                 except TransientError as exc:
                     metrics.DB_ERRORS.inc()
+                    self.committing = False
                     log.warning("batch failed on a transient error, retrying", error=str(exc), retry_in_s=delay)
                 else:
                     for tp, ms in batch.items():
                         self._expected[tp] = ms[-1].offset + 1
+                    self.committing = True
                     break
             if self._stopping.is_set():
                 log.info("stopping with a batch not committed; it will be re-read", messages=len(messages))

@@ -34,6 +34,7 @@ _RELAY_LOCK = 0x43495301
 _GAP_WATCH_S = 120.0
 _FULL_RESCAN_S = 60.0
 _COUNT_PARKED_S = 15.0
+_PROBE_MAX_S = 1.0  # a failing relay tries again at least this often, so readiness follows within it
 
 
 class Relay:
@@ -66,8 +67,10 @@ class Relay:
                 self.healthy = False
                 metrics.PUBLISH_ERRORS.inc()
                 log.warning("relay round failed, retrying", error=type(exc).__name__, retry_in_s=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, self._s.retry_max_s)
+                # a commit wakes the relay at once: Postgres is back, and readiness with it
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+                delay = min(delay * 2, self._s.retry_max_s, _PROBE_MAX_S)
                 continue
             if sent < self._s.relay_batch:
                 with contextlib.suppress(TimeoutError):

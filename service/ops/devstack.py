@@ -28,7 +28,7 @@ from typing import IO, Any
 from pydantic import SecretStr
 
 from service.config import Settings
-from service.ops.embedded import FETCH_MAX_WAIT_MS, Broker, Database, StackError
+from service.ops.embedded import EMBEDDED_TOPICS, FETCH_MAX_WAIT_MS, Broker, Database, StackError
 
 DEFAULT_KAFKA_PORT = 9092
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -84,7 +84,12 @@ class DevStack:
             self.broker.start()
         except StackError as exc:
             raise StackError(f"{exc} (--kafka-port; make run DEV_ARGS='--kafka-port N')") from None
-        self.overrides.update(kafka_bootstrap=self.broker.bootstrap, kafka_idempotent_producer=False)
+        # one node: no replicas to spread a topic over (docs/kafka.md)
+        self.overrides.update(
+            kafka_bootstrap=self.broker.bootstrap,
+            kafka_idempotent_producer=False,
+            **EMBEDDED_TOPICS,
+        )
         if "CIS_KAFKA_FETCH_MAX_WAIT_MS" not in os.environ:
             self.overrides["kafka_fetch_max_wait_ms"] = FETCH_MAX_WAIT_MS
         if self.broker.stale_pid:

@@ -77,6 +77,8 @@ def stop_process(proc: psutil.Process, timeout_s: float = 10) -> None:
 # tansu holds a fetch for the whole fetch.max.wait.ms even when records arrive (Kafka answers at
 # once), so on the embedded broker the wait is short: it bounds the latency it adds
 FETCH_MAX_WAIT_MS = 20
+# the embedded broker is one node: a topic has one replica, and one in sync
+EMBEDDED_TOPICS = {"topic_replication_factor": 1, "topic_min_insync_replicas": 1}
 
 
 class Broker:

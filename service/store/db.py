@@ -25,10 +25,17 @@ _TRANSIENT = (
 )
 
 
-async def create_pool(dsn: str, size: int) -> asyncpg.Pool:
-    """A pool that may start while Postgres is still down: connections are made lazily."""
+async def create_pool(dsn: str, size: int, server_settings: dict[str, str] | None = None) -> asyncpg.Pool:
+    """A pool that may start while Postgres is still down: connections are made lazily.
+    ``server_settings``: session settings of every connection (``Settings.pg_server_settings``)."""
     return await asyncpg.create_pool(
-        dsn, min_size=0, max_size=size, command_timeout=60, init=_init, reset=_keep_session
+        dsn,
+        min_size=0,
+        max_size=size,
+        command_timeout=60,
+        init=_init,
+        reset=_keep_session,
+        server_settings=server_settings,
     )
 
 
@@ -49,12 +56,15 @@ async def translated() -> AsyncIterator[None]:
     except _TRANSIENT as exc:
         raise TransientError(f"database unavailable: {type(exc).__name__}") from exc
     except asyncpg.PostgresError as exc:
-        if exc.sqlstate and (exc.sqlstate[:2] in {"08", "53", "57", "40"} or exc.sqlstate in _CONFLICTS):
+        if exc.sqlstate and (exc.sqlstate[:2] in {"08", "53", "57", "40"} or exc.sqlstate in _RETRIED):
             raise TransientError(f"database unavailable: {exc.sqlstate}") from exc
         raise
 
 
 _CONFLICTS = {"40001", "40P01", "55P03"}  # serialization failure, deadlock, lock wait timed out
+# and the server ended a transaction left idle too long (idle_in_transaction_session_timeout): the
+# connection is gone, the transaction rolled back, so the batch is retried on another connection
+_RETRIED = _CONFLICTS | {"25P03"}
 
 
 def is_conflict(exc: BaseException) -> bool:
