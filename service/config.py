@@ -44,6 +44,18 @@ class Settings(BaseSettings):
         description="Longest a fetch waits at the broker for records (fetch.max.wait.ms). A broker that does not"
         " answer as soon as records arrive (tansu) adds up to this to latency at low load.",
     )
+    kafka_session_timeout_ms: int = Field(
+        10_000,
+        ge=1,
+        description="The consumer's session.timeout.ms: a replica silent this long leaves the group and its"
+        " partitions move to the others. A broker may hold each group join for part of it (tansu: half).",
+    )
+    kafka_heartbeat_interval_ms: int = Field(
+        3_000,
+        ge=1,
+        description="The consumer's heartbeat.interval.ms (below a third of the session timeout): how soon a"
+        " replica learns that the group rebalances.",
+    )
     kafka_max_request_bytes: int = Field(
         1_048_576,
         ge=65_536,

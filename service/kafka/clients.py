@@ -38,6 +38,8 @@ def consumer(settings: Settings, *topics: str, **overrides: object) -> AIOKafkaC
         "auto_offset_reset": "earliest",
         "isolation_level": "read_committed",
         "fetch_max_wait_ms": settings.kafka_fetch_max_wait_ms,
+        "session_timeout_ms": settings.kafka_session_timeout_ms,
+        "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
         "max_partition_fetch_bytes": max(1_048_576, settings.max_message_bytes + 65_536),
     }
     args.update(overrides)
