@@ -27,6 +27,7 @@ import orjson
 import psutil
 
 from service.ops.embedded import free_port
+from tests.support import EMBEDDED_BROKER_TIMING
 
 
 class DevStack:
@@ -49,6 +50,8 @@ class DevStack:
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CIS_")}
         env.update(CIS_STATE_DIR=str(self.state), CIS_HTTP_PORT=str(self.http_port))
+        # the embedded broker's timings (infrastructure), as every test sets them (tests/support.py)
+        env.update({f"CIS_{name.upper()}": str(value) for name, value in EMBEDDED_BROKER_TIMING.items()})
         return env
 
     def argv(self) -> list[str]:
