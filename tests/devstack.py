@@ -26,7 +26,9 @@ from typing import Any
 import orjson
 import psutil
 
+from service.config import Settings
 from service.ops.embedded import free_port
+from tests.support import EMBEDDED_BROKER_TIMING
 
 
 class DevStack:
@@ -45,10 +47,13 @@ class DevStack:
         self._code: int | None = None
         self._closing = threading.Event()
         self.seen: list[psutil.Process] = []  # every process of the stack seen running
+        self.ready_at = 0.0  # when /readyz last answered 200 (time.monotonic)
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CIS_")}
         env.update(CIS_STATE_DIR=str(self.state), CIS_HTTP_PORT=str(self.http_port))
+        # the embedded broker's timings (infrastructure), as every test sets them (tests/support.py)
+        env.update({f"CIS_{name.upper()}": str(value) for name, value in EMBEDDED_BROKER_TIMING.items()})
         return env
 
     def argv(self) -> list[str]:
@@ -159,11 +164,18 @@ class DevStack:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/readyz", timeout=2) as resp:
                     if resp.status == 200:
                         self.seen.extend(self.processes())
+                        self.ready_at = time.monotonic()
                         return
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             time.sleep(0.3)
         raise AssertionError(f"dev stack not ready after {timeout_s}s:\n{self.output()[-3000:]}")
+
+    def wait_catalog_reload(self) -> None:
+        """Until a catalog change made before this call is seen: the service loaded its catalog before it
+        was ready and re-reads it once that snapshot is ``catalog_refresh_s`` old (the shipped default)."""
+        refresh_s = Settings.model_fields["catalog_refresh_s"].default
+        time.sleep(max(0.0, self.ready_at + refresh_s - time.monotonic()))
 
     def processes(self) -> list[psutil.Process]:
         """The dev command, its children (the broker) and the Postgres server of its state folder."""

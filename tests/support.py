@@ -18,9 +18,19 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
 from service.config import Settings
-from service.ops.embedded import EMBEDDED_TOPICS
+from service.ops.embedded import EMBEDDED_TOPICS, FETCH_MAX_WAIT_MS
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+# timings of the embedded broker (infrastructure): tansu holds every group join for half the session
+# timeout (5 s by default: each service start, each replica joining) and every fetch for its whole
+# max wait, which `make run` shortens likewise (service.ops.embedded.FETCH_MAX_WAIT_MS)
+EMBEDDED_BROKER_TIMING: dict[str, Any] = {
+    "kafka_session_timeout_ms": 3000,
+    "kafka_heartbeat_interval_ms": 500,
+    "kafka_fetch_max_wait_ms": FETCH_MAX_WAIT_MS,
+}
 
 
 def make_settings(bootstrap: str, dsn: str, tag: str, **overrides: Any) -> Settings:
@@ -28,6 +38,7 @@ def make_settings(bootstrap: str, dsn: str, tag: str, **overrides: Any) -> Setti
     values: dict[str, Any] = {
         "kafka_bootstrap": bootstrap,
         "kafka_idempotent_producer": False,
+        **EMBEDDED_BROKER_TIMING,
         "group_id": f"g-{tag}",
         "input_topic": f"in-{tag}",
         "results_topic": f"out-{tag}",

@@ -97,6 +97,7 @@ async def test_it_says_where_everything_is_and_a_local_file_import_runs_end_to_e
         await setup_importws(conn)
     finally:
         await conn.close()
+    dev.wait_catalog_reload()
     examples = ROOT / "docs" / "examples"
     with http_server(examples) as served:
         event = orjson.loads((examples / "file-import.json").read_bytes())

@@ -158,7 +158,8 @@ async def test_sigterm_stops_a_job_at_a_step_and_gives_it_back(
         released = await conn.fetchval("SELECT lease_expires_at <= now() FROM import_jobs WHERE id = $1", key)
         assert released  # given back at once, not after its 600 s lease
 
-        second = spawn(s, "second")
+        # the step size is the runner's, not the job's: the second replica finishes the rest in larger steps
+        second = spawn(s.model_copy(update={"import_rows_per_tx": 100}), "second")
         done = await wait_job(conn, key, FINAL)
         assert await asyncio.to_thread(second.terminate, 60) == 0
     assert done.state is JobState.COMPLETED and done.attempts == 2 and done.rows_applied == rows
