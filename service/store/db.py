@@ -21,6 +21,10 @@ _TRANSIENT = (
     asyncpg.TooManyConnectionsError,
     asyncpg.SerializationError,
     asyncpg.DeadlockDetectedError,
+    # the driver's state of a connection interrupted mid-operation ("cannot switch to state …; another
+    # operation is in progress", seen when Postgres goes away during a commit): the pool discards the
+    # connection on release, and the batch is tried again on another
+    asyncpg.InternalClientError,
     TimeoutError,
 )
 

@@ -70,3 +70,19 @@ async def test_postgres_away_is_not_retried_in_place() -> None:
     with pytest.raises(TransientError) as raised:
         await run._step(_rows())
     assert not is_conflict(raised.value) and run.tries == [[2, 3]]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        asyncpg.InternalClientError("cannot switch to state 15; another operation (2) is in progress"),
+        asyncpg.InterfaceError("connection is closed"),
+        asyncpg.AdminShutdownError(""),
+    ],
+)
+async def test_a_connection_broken_mid_operation_is_transient(error: BaseException) -> None:
+    """A batch whose connection broke (Postgres away mid-commit) is retried, never crashes the consumer."""
+    with pytest.raises(TransientError) as caught:
+        async with translated():
+            raise error
+    assert caught.value.__cause__ is error and not is_conflict(caught.value)
