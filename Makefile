@@ -1,6 +1,8 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+## make test runs the suite on this many workers (each starts its own broker and Postgres)
+TEST_WORKERS ?= 2
 
 .PHONY: install run test lint bench clean
 
@@ -18,7 +20,7 @@ run: $(STAMP)
 	$(VENV)/bin/contact-import dev $(DEV_ARGS)
 
 test: $(STAMP) tools
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check service tests bench

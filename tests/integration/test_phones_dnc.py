@@ -149,7 +149,7 @@ async def test_match_policy_phone_fallback_scope_and_lookback(
         contacts_event("acme", [{"phones": [{"number": NEW_YORK}]}], campaign="elsewhere", event_id="m-6"),
     ]
     await produce(settings, second, key=b"acme")
-    got = _by_event(await outcomes(settings, expect=7))
+    got = _by_event(await outcomes(settings, expect=6))
     found = got[("m-3", 0)]
     assert (found["status"], found["user_data"]) == ("UPDATED", "K1")
     assert found["details"]["match"] == {
@@ -281,7 +281,7 @@ async def test_vendor_records_without_user_data_match_on_the_normalised_phone(
         ),
     ]
     await produce(settings, second, key=b"acme")
-    got = _by_event(await outcomes(settings, expect=7))
+    got = _by_event(await outcomes(settings, expect=6))
     d2, d3, d4 = got[("d-2", 0)], got[("d-3", 0)], got[("d-4", 0)]
     assert (d2["status"], d2["user_data"]) == ("UPDATED", "CUST-1")  # found by its number in national form
     assert d2["details"]["match"] == {
