@@ -78,7 +78,7 @@ async def _scrub_outcomes(conn: asyncpg.Connection, people: Sequence[EraseRecord
     rows = await conn.fetch(
         "SELECT seq, payload FROM outbox WHERE msg_key = ANY($1::bytea[]) AND headers @> $2::jsonb",
         sorted({p.user_data.encode() for p in people}),
-        f'[["ce_type", "{scrub.OUTCOME_TYPE}"]]',
+        [["ce_type", scrub.OUTCOME_TYPE]],
     )
     seqs, payloads, new_keys, done = [], [], [], Counter[Person]()
     for r in rows:
@@ -105,7 +105,7 @@ async def _scrub_dead_letters(conn: asyncpg.Connection, people: Sequence[EraseRe
         " OR position(u.b IN coalesce(o.msg_key, ''::bytea)) > 0"
         " OR strpos(o.headers::text, convert_from(u.b, 'UTF8')) > 0)",
         sorted({p.user_data.encode() for p in people}),
-        f'[["ce_type", "{scrub.DEAD_LETTER_TYPE}"]]',
+        [["ce_type", scrub.DEAD_LETTER_TYPE]],
     )
     seqs, headers, done = [], [], Counter[Person]()
     for r in rows:
