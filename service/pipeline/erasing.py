@@ -37,13 +37,16 @@ R = TypeVar("R")
 def tombstone(settings: Settings, m: Message) -> Envelope | None:
     """A message with a key and no value, on a service whose tombstones erase
     (``CIS_ERASE_TOMBSTONE_TENANT``): an erase request of that tenant for the UserData in the key,
-    identified by where it was read. Otherwise ``None`` (a message without value is dead-lettered)."""
+    identified by where it was read. Otherwise (also for a key that is not UTF-8 or holds U+0000)
+    ``None``: a message without value is dead-lettered."""
     tenant = settings.erase_tombstone_tenant
     if m.value is not None or not m.key or not tenant:
         return None
     try:
         user_data = m.key.decode("utf-8")
     except UnicodeDecodeError:
+        return None
+    if "\x00" in user_data:  # Postgres refuses it in text: such a key names nobody, the message is dead-lettered
         return None
     where = f"{m.topic}/{m.partition}/{m.offset}"
     data = {"tenant": tenant, "user_data": user_data}
