@@ -7,15 +7,17 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from jsonschema import Draft202012Validator
 
 from service.catalog.model import Catalog
 from service.config import REPO_SCHEMAS, Settings
-from service.dialects.base import Rejected
+from service.dialects.base import Parsed, Rejected
 from service.dialects.contact_erase import NOT_REPEATED, ContactErase
 from service.model.erase import EraseRecord, hashed
-from service.pipeline import erasing
+from service.pipeline import access, erasing, outcomes
 from service.pipeline.envelope import Envelope
 from service.store import scrub
+from service.store.erasure import Erased
 
 DIALECT = ContactErase(REPO_SCHEMAS)
 
@@ -103,3 +105,25 @@ def test_a_dead_letter_mentions_a_person_by_user_data_and_tenant() -> None:
         [("ce_type", "t"), ("dlq_reason", "not_json"), ("dlq_header_ce_subject", "u-1"), ("x", "u-1")]
     )
     assert kept == [("ce_type", "t"), ("dlq_reason", "not_json"), ("dlq_redacted", "erased")]
+
+
+def test_erased_and_reduced_outcomes_match_the_outcome_schema() -> None:
+    schema = Draft202012Validator(orjson.loads((REPO_SCHEMAS / "outcome.v1.json").read_bytes()))
+    person = EraseRecord("acme", "u-1")
+    env = Envelope("e-9", "s", "contact.erase", {}, "in", 0, 3, 0, None)
+    done = Erased(person.subject, False, {"customers": 1, "campaign_records": 2, "dial_list": 1})
+    erased = outcomes.build(DIALECT, env, 0, Parsed.erasure(person), done, outcomes.now_iso())
+    message = outcomes.to_message(erased, "out", env)
+    assert message.key == person.subject.encode() and b"u-1" not in message.payload
+    reduced = scrub.reduced_outcome(_outcome("acme", "u-1"), {("acme", "u-1")})
+    assert reduced is not None
+    for payload in (message.payload, reduced[0]):
+        data = orjson.loads(payload)["data"]
+        assert list(schema.iter_errors(data)) == []
+
+
+def test_a_request_a_topic_may_not_write_fails_naming_the_hash_only() -> None:
+    bound = Settings(topic_tenants={"in": ["beta"]})
+    [denied] = access.enforce_tenants(bound, "in", None, _parse({"tenant": "acme", "user_data": "u-1"}), Catalog())
+    assert isinstance(denied.record, Rejected) and denied.erase is None
+    assert denied.record.user_data == hashed("acme", "u-1") and denied.record.errors[0].code == "tenant.not_allowed"
