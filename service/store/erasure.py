@@ -100,11 +100,13 @@ async def _scrub_outcomes(conn: asyncpg.Connection, people: Sequence[EraseRecord
 
 async def _scrub_dead_letters(conn: asyncpg.Connection, people: Sequence[EraseRecord]) -> Counter[Person]:
     rows = await conn.fetch(
-        "SELECT seq, payload, msg_key, headers FROM outbox o WHERE headers @> $2::jsonb AND EXISTS ("
-        " SELECT 1 FROM unnest($1::bytea[]) AS u(b) WHERE position(u.b IN o.payload) > 0"
-        " OR position(u.b IN coalesce(o.msg_key, ''::bytea)) > 0"
-        " OR strpos(o.headers::text, convert_from(u.b, 'UTF8')) > 0)",
-        sorted({p.user_data.encode() for p in people}),
+        # candidates by text search (strpos is fast, position in bytea is not): the needle escaped as the
+        # body and key are (encode(..., 'escape'), byte for byte), and as itself for the headers;
+        # mentions() then decides on the exact bytes
+        "SELECT seq, payload, msg_key, headers FROM outbox"
+        " WHERE headers @> $2::jsonb AND (encode(payload, 'escape') || ' ' || encode(coalesce(msg_key, ''::bytea),"
+        " 'escape') || ' ' || headers::text) ~ ANY($1::text[])",
+        scrub.patterns(people),
         [["ce_type", scrub.DEAD_LETTER_TYPE]],
     )
     seqs, headers, done = [], [], Counter[Person]()

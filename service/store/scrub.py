@@ -10,7 +10,7 @@ headers, ``dlq_redacted: erased`` (the dead-letter replay skips it).
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
@@ -71,3 +71,26 @@ def placeholder_headers(headers: Headers) -> Headers:
         if (k.startswith("ce_") or k.startswith("dlq_")) and not k.startswith("dlq_header_") and k != "dlq_redacted"
     ]
     return [*own, ("dlq_redacted", ERASED)]
+
+
+PATTERN_CHARS = 2000  # a longer alternation makes PostgreSQL's regex compiler ask for gigabytes
+
+
+def patterns(people: Sequence[EraseRecord]) -> list[str]:
+    """POSIX regular expressions (each at most about ``PATTERN_CHARS`` long) that together match any
+    of the people's UserData in a dead letter's body and key as ``encode(..., 'escape')`` writes them
+    (byte for byte) or in its headers as JSON text: one pass per expression over each row finds the
+    candidates, :func:`mentions` then decides on the exact bytes."""
+    forms = sorted({f for p in people for f in (p.user_data, _escaped(p.user_data.encode()))})
+    out: list[list[str]] = [[]]
+    for literal in ("".join(c if c.isalnum() else "\\" + c for c in f) for f in forms):
+        if out[-1] and sum(len(x) + 1 for x in out[-1]) + len(literal) > PATTERN_CHARS:
+            out.append([])
+        out[-1].append(literal)
+    return ["|".join(group) for group in out if group]
+
+
+def _escaped(raw: bytes) -> str:
+    """``raw`` as PostgreSQL's ``encode(raw, 'escape')``: NUL and bytes from 0x80 as ``\\ooo``, a
+    backslash doubled, every other byte as itself."""
+    return "".join("\\\\" if b == 0x5C else f"\\{b:03o}" if b == 0 or b >= 0x80 else chr(b) for b in raw)

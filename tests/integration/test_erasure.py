@@ -17,7 +17,9 @@ from aiokafka import AIOKafkaProducer
 from service.catalog import store as catalog_store
 from service.catalog.model import Campaign
 from service.config import Settings
-from service.model.erase import hashed
+from service.model.erase import EraseRecord, hashed
+from service.store import erasure, outbox, scrub
+from service.store.outbox import OutMessage
 from tests.support import ROOT, ServiceProcess, cloudevent, contacts_event, outcomes, produce, read_topic, settings_env
 
 P_UD, P_FIRST, P_LAST, P_PHONE = "erase-me-7731", "Zebedee", "Quux", "+442079460123"
@@ -195,3 +197,20 @@ async def test_an_import_and_its_erasure_back_to_back(
     assert got[("import-2", 0)]["status"] == "ADDED"
     assert await traces(conn, P_TRACES) == []
     assert await conn.fetchval("SELECT count(*) FROM customers WHERE user_data = $1", Q_UD) == 1
+
+
+async def test_dead_letters_found_for_any_user_data(conn: asyncpg.Connection) -> None:
+    """The store on its own: UserData with regex metacharacters, backslashes and non-ASCII, 1000 people
+    in one request (its candidate search is split into expressions Postgres can compile)."""
+    odd = ["a.b*c", "x\\y", "Zoë (ü)", "[1]|^$", "plain"]
+    people = [EraseRecord("acme", u) for u in odd] + [EraseRecord("acme", f"{'long-' * 25}{i}") for i in range(995)]
+    letters = [
+        OutMessage("dlq", None, f"acme {u} not json".encode(), [("ce_type", scrub.DEAD_LETTER_TYPE)]) for u in odd
+    ]
+    other = OutMessage("dlq", None, b"acme someone-else", [("ce_type", scrub.DEAD_LETTER_TYPE)])
+    await outbox.add(conn, [*letters, other])
+    async with conn.transaction():
+        done = await erasure.erase(conn, people)
+    assert [d.details["dead_letters"] for d in done[:5]] == [1, 1, 1, 1, 1]
+    left = [bytes(r["payload"]) for r in await conn.fetch("SELECT payload FROM outbox ORDER BY seq")]
+    assert left == [scrub.PLACEHOLDER] * 5 + [b"acme someone-else"]
