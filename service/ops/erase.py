@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     erase = actions.add_parser("erase", help="erase people of a tenant by UserData (a contact.erase event)")
     erase.add_argument("--tenant", required=True)
     erase.add_argument("user_data", nargs="+", help="the UserData of each person (at most 1000)")
-    erase.add_argument("--reason", help="why (a ticket reference); logged, not stored with their data")
+    erase.add_argument("--reason", help="why (a ticket reference): in the request only, neither logged nor stored")
     erase.add_argument("--dry-run", action="store_true", help="count what would be erased, change nothing")
     erase.add_argument("--wait", action="store_true", help="wait for the outcomes and print them")
     erase.add_argument("--timeout", type=float, default=60.0, help="--wait: give up after this many seconds")

@@ -6,8 +6,9 @@ replay copies too — are reduced (:mod:`service.store.scrub`: an unpublished on
 dead letters mentioning it become placeholders. The caller holds the contacts' key locks.
 
 Cost: the deletes use the tables' keys. Stored outcomes are found by their message key (the
-UserData), dead letters by a substring scan of every dead-letter row in the outbox: both read the
-whole outbox once per erase event (it holds what the relay has not yet expired, CIS_OUTBOX_RETENTION_H).
+UserData), dead letters by a search of every dead-letter row in the outbox: both read the whole
+outbox once per erase event (it holds what the relay has not yet expired after
+CIS_EVENT_ID_RETENTION_HOURS); measured in docs/erasure.md.
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ async def _scrub_outcomes(conn: asyncpg.Connection, people: Sequence[EraseRecord
 
 async def _scrub_dead_letters(conn: asyncpg.Connection, people: Sequence[EraseRecord]) -> Counter[Person]:
     rows = await conn.fetch(
-        # candidates by text search (strpos is fast, position in bytea is not): the needle escaped as the
-        # body and key are (encode(..., 'escape'), byte for byte), and as itself for the headers;
+        # candidates in one pass per expression over the body and key as encode(..., 'escape') writes
+        # them and the headers as JSON text (a search per person and row was ten times slower);
         # mentions() then decides on the exact bytes
         "SELECT seq, payload, msg_key, headers FROM outbox"
         " WHERE headers @> $2::jsonb AND (encode(payload, 'escape') || ' ' || encode(coalesce(msg_key, ''::bytea),"
