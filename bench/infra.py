@@ -99,6 +99,10 @@ class Stack:
         finally:
             broker.stop()
 
+    async def fresh_database(self, name: str) -> str:
+        """A fresh migrated database without broker (store-only benchmarks); its DSN."""
+        return await self._create_database(name, False)
+
     async def _create_database(self, name: str, dialler_catalog: bool) -> str:
         admin = await asyncpg.connect(self.database.dsn())
         try:

@@ -12,6 +12,7 @@ from service.config import Settings
 from service.imports import cli as imports_cli
 from service.imports import jobs_cli
 from service.ops import dnc as dnc_cli
+from service.ops import erase as erase_cli
 from service.ops import logs
 from service.ops import parked as parked_cli
 
@@ -54,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     imports_cli.register(sub)
     jobs_cli.register(sub)
     parked_cli.register(sub)
+    erase_cli.register(sub)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -79,6 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
         asyncio.run(prepare_database(settings))
         return asyncio.run(parked_cli.run(settings, args))
+    elif args.command == erase_cli.COMMAND:
+        return asyncio.run(erase_cli.run(settings, args))
     elif args.command == "config-table":
         from service.config import markdown_table
 

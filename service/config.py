@@ -106,6 +106,11 @@ class Settings(BaseSettings):
         description="Input topics whose `dnc.v1` events may change the global do-not-call lists, which reach every "
         "tenant's dial lists (JSON list); empty: only `contact-import dnc` changes them.",
     )
+    erase_tombstone_tenant: str = Field(
+        "",
+        description="The tenant a tombstone (a message with a key and no value) on an input topic erases: the"
+        " UserData in its key (docs/erasure.md); empty: tombstones are dead-lettered.",
+    )
     require_tenant_attribute: bool = Field(
         False, description="Every event must carry the CloudEvents `tenant` attribute, naming a catalog tenant."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from service.dialects.contact_erase import ContactErase
 from service.dialects.contact_v1 import ContactV1
 from service.dialects.dialler import Dialler
 from service.dialects.dnc_v1 import DncV1
@@ -23,5 +24,6 @@ def default_registry(schema_dir: Path) -> Registry:
             ISales(schema_dir),
             Thulium(schema_dir),
             DncV1(schema_dir),
+            ContactErase(schema_dir),
         ]
     )

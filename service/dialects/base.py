@@ -12,6 +12,7 @@ from service.catalog.model import Campaign, Catalog
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord, MatchOn, Phone
 from service.model.dnc import DncChange
+from service.model.erase import EraseRecord
 from service.model.job import ImportRequest
 from service.model.outcome import Outcome
 from service.pipeline.envelope import Envelope
@@ -80,10 +81,15 @@ class Parsed:
     warnings: list[ErrorDetail] = field(default_factory=list)
     change: DncChange | None = None  # a do-not-call change (dnc.v1); ``record`` then only names it
     login: Login | None = None
+    erase: EraseRecord | None = None  # a person to erase (contact.erase); ``record`` then only names it
 
     @classmethod
     def dnc(cls, change: DncChange) -> Parsed:
         return cls(Rejected([], change.tenant or None, None, change.phone), change=change)
+
+    @classmethod
+    def erasure(cls, erase: EraseRecord) -> Parsed:
+        return cls(Rejected([], erase.tenant, None, erase.subject), erase=erase)
 
 
 class Dialect(Protocol):

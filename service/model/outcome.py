@@ -23,6 +23,7 @@ class Status(StrEnum):
     SUPPRESSED = "SUPPRESSED"  # stored, but every valid phone is on a do-not-call list: nothing to dial
     REMOVED = "REMOVED"  # dnc.v1: the number left the list
     ACCEPTED = "ACCEPTED"  # a file import was accepted as a job; each row gets its own outcome later
+    ERASED = "ERASED"  # contact.erase: the person's rows are gone, their stored outcomes scrubbed
 
 
 class ErrorModel(BaseModel):

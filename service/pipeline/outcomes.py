@@ -18,6 +18,7 @@ from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_i
 from service.pipeline.envelope import Envelope
 from service.store.contacts import Applied
 from service.store.dnc import DncApplied
+from service.store.erasure import Erased
 from service.store.jobs import Job
 from service.store.outbox import OutMessage
 
@@ -51,7 +52,7 @@ def build(
     env: Envelope,
     index: int,
     parsed: Parsed,
-    applied: Applied | DncApplied | None,
+    applied: Applied | DncApplied | Erased | None,
     processed_at: str,
     *,
     unclaimed: bool = False,
@@ -78,7 +79,16 @@ def build(
         "received_at": _received(env.timestamp_ms),
         "processed_at": processed_at,
     }
-    if change is not None and isinstance(applied, DncApplied):
+    if parsed.erase is not None and isinstance(applied, Erased):
+        out = Outcome.model_construct(
+            tenant=parsed.erase.tenant,
+            user_data=applied.subject,
+            status=Status.ERASED,
+            details=applied.details,
+            dry_run=applied.dry_run,
+            **common,
+        )
+    elif change is not None and isinstance(applied, DncApplied):
         out = Outcome.model_construct(
             tenant=change.tenant or None,
             user_data=change.phone,

@@ -23,7 +23,7 @@ from service.dialects.registry import Registry
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
 from service.model.job import ImportRequest
-from service.pipeline import access, intake, outcomes
+from service.pipeline import access, erasing, intake, outcomes
 from service.pipeline.envelope import Envelope, decode
 from service.pipeline.nul import may_hold_nul, reject_nul
 from service.pipeline.phones import normalise_all
@@ -31,6 +31,7 @@ from service.store import contacts, dnc, events, keylocks, offsets, outbox
 from service.store.contacts import Applied
 from service.store.db import translated
 from service.store.dnc import DncApplied
+from service.store.erasure import Erased
 
 log = structlog.get_logger(__name__)
 ID_CONFLICT = ErrorDetail(
@@ -90,7 +91,7 @@ class Processor:
         dead: list[outbox.OutMessage] = []
         for m in messages:
             try:
-                env = decode(
+                env = erasing.tombstone(self._s, m) or decode(
                     value=m.value,
                     headers=m.headers,
                     topic=m.topic,
@@ -194,7 +195,8 @@ class Processor:
             prepared = [_Event(e.envelope, parsed) for e, parsed in zip(prepared, checked, strict=True)]
             fresh, replays = await self._claim(conn, prepared)
             await self._lock(conn, fresh)
-            applied = await (self._apply_isolated(conn, fresh) if isolate else self._apply(conn, fresh))
+            apply = self._apply_isolated if isolate else self._apply
+            applied = await erasing.in_order(conn, fresh, lambda run: apply(conn, run))
             processed_at = outcomes.now_iso()
             out: list[outbox.OutMessage] = []
             accepted: list[outbox.OutMessage] = []
@@ -215,6 +217,8 @@ class Processor:
                                 job, event = taken
                                 accepted.append(event)
                     o = outcomes.build(dialect, e.envelope, i, p, a, processed_at, unclaimed=not e.claimed, job=job)
+                    if p.erase is not None and isinstance(a, Erased):
+                        erasing.forget([*out, *dead], p.erase, a)
                     tally = (e.envelope.dialect, o.status.value)
                     result.statuses[tally] = result.statuses.get(tally, 0) + 1
                     if o.errors:
@@ -277,8 +281,9 @@ class Processor:
         of the record-by-record retry (rolling one back would release them)."""
         records = [p.record for e in fresh for p in e.parsed if isinstance(p.record, ContactRecord)]
         changes = [p.change for e in fresh for p in e.parsed if p.change is not None]
-        if records or changes:
-            await keylocks.take(conn, records, changes, self._s.contact_locks_max)
+        erased = erasing.people(fresh)
+        if records or changes or erased:
+            await keylocks.take(conn, records, changes, self._s.contact_locks_max, erased)
 
     async def _apply(self, conn: asyncpg.Connection, fresh: list[_Event]) -> list[list[Result]]:
         """All records of the batch in one pass: one read and one write per table. The batch's
@@ -316,7 +321,7 @@ async def _precheck_imports(settings: Settings, prepared: list[_Event]) -> None:
             e.parsed[i] = access.reject(e.parsed[i], error)
 
 
-Result = Applied | DncApplied | ErrorDetail
+Result = Applied | DncApplied | Erased | ErrorDetail
 DRY_RUN_IMPORT = ErrorDetail("import.dry_run", "/", "a dry run checks the request but schedules no import job")
 
 
@@ -354,7 +359,7 @@ async def apply_guarded(conn: asyncpg.Connection, records: list[ContactRecord], 
     return [r for record in records for r in await _guarded(conn, contacts.apply(conn, [record]), **log_context)]
 
 
-def settle(parsed: Parsed, applied: Result | None) -> tuple[Parsed, Applied | DncApplied | None]:
+def settle(parsed: Parsed, applied: Result | None) -> tuple[Parsed, Applied | DncApplied | Erased | None]:
     """A record the database rejected becomes a rejected record."""
     if isinstance(applied, ErrorDetail):
         return access.reject(parsed, applied), None
@@ -363,7 +368,7 @@ def settle(parsed: Parsed, applied: Result | None) -> tuple[Parsed, Applied | Dn
 
 def _stored(p: Parsed) -> bool:
     """Whether the record goes to the store (and so has a result there)."""
-    return p.change is not None or isinstance(p.record, ContactRecord)
+    return p.change is not None or p.erase is not None or isinstance(p.record, ContactRecord)
 
 
 def _with_campaign_policy(parsed: list[Parsed], catalog: Catalog) -> list[Parsed]:
@@ -399,6 +404,8 @@ def _dry_run(env: Envelope, parsed: list[Parsed]) -> list[Parsed]:
 
 
 def _is_dry(p: Parsed) -> bool:
+    if p.erase is not None:
+        return p.erase.dry_run
     if p.change is not None:
         return p.change.dry_run
     return isinstance(p.record, ContactRecord) and p.record.policy.dry_run

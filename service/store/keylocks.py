@@ -60,11 +60,21 @@ class Plan:
 LIMIT = 2000  # CIS_CONTACT_LOCKS_MAX's default
 
 
-def plan(records: Sequence[ContactRecord], changes: Iterable[DncChange] = (), limit: int = LIMIT) -> Plan:
-    """The locks for applying ``records`` and ``changes`` in one transaction."""
+def plan(
+    records: Sequence[ContactRecord],
+    changes: Iterable[DncChange] = (),
+    limit: int = LIMIT,
+    erased: Iterable[tuple[str, str]] = (),
+) -> Plan:
+    """The locks for applying ``records`` and ``changes`` and erasing the ``erased`` (tenant, UserData)
+    in one transaction."""
     if any(c.action is DncAction.ADD and not c.dry_run for c in changes) or any(map(_matches_on_phone, records)):
         return Plan((), True)
-    keys = sorted({key_of(r.tenant, r.contact.user_data) for r in records if r.contact.user_data})
+    keys = sorted(
+        {key_of(r.tenant, r.contact.user_data) for r in records if r.contact.user_data}.union(
+            key_of(*person) for person in erased
+        )
+    )
     if len(keys) > limit:
         return Plan((), True)
     return Plan(tuple(keys), False)
@@ -75,11 +85,15 @@ def _matches_on_phone(rec: ContactRecord) -> bool:
 
 
 async def take(
-    conn: asyncpg.Connection, records: Sequence[ContactRecord], changes: Iterable[DncChange] = (), limit: int = LIMIT
+    conn: asyncpg.Connection,
+    records: Sequence[ContactRecord],
+    changes: Iterable[DncChange] = (),
+    limit: int = LIMIT,
+    erased: Iterable[tuple[str, str]] = (),
 ) -> Plan:
-    """Take the locks for ``records`` and ``changes`` (inside the caller's transaction, before any
-    read of their rows; a savepoint rolled back would release them, so never inside one)."""
-    locks = plan(records, changes, limit)
+    """Take the locks for ``records``, ``changes`` and ``erased`` (inside the caller's transaction,
+    before any read of their rows; a savepoint rolled back would release them, so never inside one)."""
+    locks = plan(records, changes, limit, erased)
     await conn.execute(LOCK_SQL, *locks.arguments())
     return locks
 
