@@ -61,12 +61,15 @@ def shutdown() -> None:
     ENABLED, _provider, _tracer = False, None, otel.NoOpTracer()
 
 
+def _span_context(ctx: TraceContext) -> SpanContext:
+    state = TraceState.from_header([ctx.tracestate]) if ctx.tracestate else None
+    return SpanContext(int(ctx.trace_id, 16), int(ctx.span_id, 16), True, TraceFlags(int(ctx.flags, 16)), state)
+
+
 def _parent(ctx: TraceContext | None) -> Context:
     if ctx is None:
         return Context()  # a new trace
-    state = TraceState.from_header([ctx.tracestate]) if ctx.tracestate else None
-    remote = SpanContext(int(ctx.trace_id, 16), int(ctx.span_id, 16), True, TraceFlags(int(ctx.flags, 16)), state)
-    return otel.set_span_in_context(otel.NonRecordingSpan(remote))
+    return otel.set_span_in_context(otel.NonRecordingSpan(_span_context(ctx)))
 
 
 def _own(span: otel.Span, received: TraceContext | None) -> TraceContext:
@@ -108,16 +111,12 @@ async def transaction(traces: Iterable[TraceContext | None]) -> AsyncIterator[No
         return
     found = list(traces)
     single = found[0] if len(found) == 1 else None
-    links = [] if single else [Link(_parent_span(t)) for t in found if t is not None]
+    links = [] if single else [Link(_span_context(t)) for t in found if t is not None]
     context = _parent(single)
     with _tracer.start_as_current_span(
         "transaction", context=context, links=links, attributes={"messaging.batch.message_count": len(found)}
     ):
         yield
-
-
-def _parent_span(ctx: TraceContext) -> SpanContext:
-    return otel.get_current_span(_parent(ctx)).get_span_context()
 
 
 def carried(received: TraceContext) -> TraceContext:
