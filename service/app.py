@@ -17,6 +17,7 @@ from service.imports.runner import JobRunner
 from service.kafka import clients
 from service.kafka.consumer import ConsumerLoop
 from service.kafka.relay import Relay
+from service.ops import tracing
 from service.ops.http import HealthServer
 from service.pipeline.processor import Processor
 from service.store import db
@@ -70,6 +71,8 @@ class App:
 
     async def run(self) -> None:
         s = self.settings
+        if tracing.configure():
+            log.info("exporting spans over OTLP")
         await prepare_database(s)
         if s.create_topics:
             await clients.ensure_topics(s)
@@ -116,6 +119,7 @@ class App:
             await producer.stop()
             await pool.close()
             await self.http.stop()
+            tracing.shutdown()
             log.info("service stopped")
 
 

@@ -32,7 +32,7 @@ from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_s
 from service.model.contact import ContactRecord
 from service.model.job import FileFormat, JobState, SourceKind
 from service.model.outcome import Status
-from service.pipeline import job_events, outcomes
+from service.pipeline import job_events, outcomes, trace
 from service.pipeline.envelope import Envelope
 from service.pipeline.nul import reject_nul
 from service.pipeline.processor import apply_guarded, refine, settle
@@ -89,6 +89,7 @@ class JobExecution:
             timestamp_ms=job.event_time_ms,
             key=None,
             tenant=job.tenant,
+            trace=trace.from_stored(job.trace_context),
         )
 
     async def run(self) -> None:

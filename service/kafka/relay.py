@@ -22,6 +22,7 @@ from service.errors import TransientError
 from service.kafka import fitting
 from service.kafka.publish import RoundResult as PublishResult
 from service.kafka.publish import describe, publish
+from service.ops import tracing
 from service.store import events, logins, outbox, parked
 from service.store.db import translated
 
@@ -93,7 +94,10 @@ class Relay:
             else:
                 metrics.OUTBOX_PENDING.set(len(pending))
                 limit = self._s.kafka_max_request_bytes
+                t0 = time.time_ns() if tracing.ENABLED else 0
                 result = await publish(self._producer, [fitting.fit(p, limit) for p in pending])
+                if tracing.ENABLED:
+                    tracing.published(result.published, t0)
                 failpoints.hit(failpoints.AFTER_PUBLISH)
                 await outbox.mark_published(conn, [p.seq for p in result.published])
                 if result.refused:

@@ -4,7 +4,9 @@ Three ways to name the dialect: CloudEvents structured mode (the JSON value hold
 ``type``, ``id``, ``source`` and ``data``), CloudEvents binary mode (``ce_type``, ``ce_id``,
 ``ce_source`` headers, the value is the data) or a plain ``dialect`` header. Any event may be a
 dry run: the CloudEvents extension attribute ``dryrun`` (structured), the ``ce_dryrun`` header
-(binary) or a plain ``dry_run`` header, ``true``.
+(binary) or a plain ``dry_run`` header, ``true``. Its W3C trace context, when it has one: the
+``traceparent``/``tracestate`` attributes (structured, the CloudEvents distributed-tracing extension)
+or headers (``traceparent``, or the binary mode's ``ce_traceparent``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any
 import orjson
 
 from service.errors import UndecodableMessage
+from service.pipeline import trace
+from service.pipeline.trace import TraceContext
 from service.pipeline.validate import too_deep
 
 TOO_LARGE = "too_large"
@@ -39,6 +43,7 @@ class Envelope:
     key: bytes | None
     tenant: str | None = None  # CloudEvents extension ``tenant`` (or a ``tenant`` header)
     dry_run: bool = False  # CloudEvents extension ``dryrun`` (``ce_dryrun`` or ``dry_run`` header)
+    trace: TraceContext | None = None  # W3C trace context (a decode span's own, when spans are exported)
 
 
 def _flag(value: object) -> bool:
@@ -99,6 +104,7 @@ def decode(
         source = hdrs.get("ce_source") or hdrs.get("event-source") or topic
         tenant = hdrs.get("ce_tenant") or hdrs.get("tenant")
         dry_run = _flag(hdrs.get("ce_dryrun")) or _flag(hdrs.get("dry_run"))
+        ctx = trace.from_headers(hdrs)
     else:
         doc = _body(value, False)
         if not isinstance(doc, dict):
@@ -113,6 +119,10 @@ def decode(
         event_id, source = doc["id"], doc["source"]
         tenant = doc.get("tenant") if isinstance(doc.get("tenant"), str) else None
         dry_run = _flag(doc.get("dryrun")) or _flag(hdrs.get("dry_run"))
+        if trace.TRACEPARENT in doc:
+            ctx = trace.parse(doc[trace.TRACEPARENT], doc.get(trace.TRACESTATE))
+        else:
+            ctx = trace.from_headers(hdrs)
 
     if not event_id or len(event_id) > 256 or len(source) > 256:
         raise UndecodableMessage(BAD_ENVELOPE, "event id or source empty or longer than 256 characters")
@@ -121,7 +131,7 @@ def decode(
     if value.count(b"{") + value.count(b"[") > MAX_DEPTH and too_deep(data, MAX_DEPTH):
         raise UndecodableMessage(TOO_DEEP, f"the event data nests more than {MAX_DEPTH} levels")
     return Envelope(
-        event_id, source, dialect, data, topic, partition, offset, timestamp_ms, key, tenant or None, dry_run
+        event_id, source, dialect, data, topic, partition, offset, timestamp_ms, key, tenant or None, dry_run, ctx
     )
 
 

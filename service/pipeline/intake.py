@@ -12,6 +12,7 @@ from service.errors import ErrorDetail
 from service.imports import admission, sources
 from service.imports.secrets import SealError, seal
 from service.model.job import ImportRequest, job_id
+from service.ops import tracing
 from service.pipeline import job_events
 from service.pipeline.envelope import Envelope
 from service.store import jobs
@@ -44,6 +45,7 @@ async def accept(
         max_rows=cap,
         env=env,
         due_zone=(req.schedule.zone or settings.import_timezone) if scheduled else None,
+        trace_context=tracing.carried(env.trace).stored() if env.trace is not None else None,
     )
     return job, job_events.message(settings.jobs_topic, job, "accepted")
 

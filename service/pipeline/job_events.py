@@ -1,7 +1,8 @@
 """Job events for the jobs topic: accepted, progress, completed, failed, cancelled (with counts).
 
 Written to the outbox in the transaction that changes the job, so none is lost; the id is derived
-from the job, the kind and the rows read, so a re-sent event carries the same id.
+from the job, the kind and the rows read, so a re-sent event carries the same id. Each carries the
+trace context of the request that made the job (``traceparent``/``tracestate``, attributes and headers).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any, Literal
 
 import orjson
 
+from service.pipeline import trace
 from service.pipeline.outcomes import EVENT_SOURCE, STRUCTURED, now_iso
 from service.store.jobs import Job
 from service.store.outbox import OutMessage
@@ -50,4 +52,7 @@ def message(topic: str, job: Job, kind: Kind) -> OutMessage:
         "data": data,
     }
     headers = [STRUCTURED, ("ce_type", JOB_EVENT_TYPE), ("job_event", kind)]
+    if (ctx := trace.from_stored(job.trace_context)) is not None:
+        event.update(ctx.attributes())
+        headers += ctx.headers()
     return OutMessage(topic, job.id.encode(), orjson.dumps(event), headers)

@@ -15,7 +15,10 @@ from service.dialects.base import Dialect, Parsed, Rejected
 from service.errors import UndecodableMessage
 from service.model.job import ImportRequest
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
+from service.ops import tracing
+from service.pipeline import trace
 from service.pipeline.envelope import Envelope
+from service.pipeline.trace import TraceContext
 from service.store.contacts import Applied
 from service.store.dnc import DncApplied
 from service.store.erasure import Erased
@@ -152,14 +155,19 @@ def build(
 def to_message(out: Outcome, topic: str, env: Envelope, *, replayable: bool = True) -> OutMessage:
     """The results-topic message: a structured CloudEvent (the Kafka binding's structured mode: header
     ``content-type: application/cloudevents+json``) keyed by UserData. ``replayable``: kept
-    with the event id, to be re-sent when the event is published again."""
+    with the event id, to be re-sent when the event is published again. The event's trace context goes
+    with it: headers ``traceparent``/``tracestate`` and the CloudEvents attributes of the same names."""
     event: dict[str, Any] = {"specversion": "1.0", "id": out.outcome_id, "source": EVENT_SOURCE, "type": RESULT_TYPE}
     if out.user_data:  # CloudEvents: subject, when present, is a non-empty string
         event["subject"] = out.user_data
     event.update(time=out.processed_at, datacontenttype="application/json")
+    headers = [STRUCTURED, ("ce_type", RESULT_TYPE), ("outcome_status", out.status.value)]
+    if env.trace is not None:
+        ctx = tracing.carried(env.trace)
+        event.update(ctx.attributes())
+        headers += ctx.headers()
     event["data"] = out.model_dump(mode="json", exclude_none=True)
     key = (out.user_data or env.event_id).encode()
-    headers = [STRUCTURED, ("ce_type", RESULT_TYPE), ("outcome_status", out.status.value)]
     if env.dry_run:  # not kept for re-emission: a later real event with the same id applies anew
         return OutMessage(topic, key, orjson.dumps(event), [*headers, ("dry_run", "true")])
     if not replayable:
@@ -187,17 +195,19 @@ def dead_letter(
     key: bytes | None,
     headers: list[tuple[str, bytes]],
     origin: tuple[str, int, int],
+    context: TraceContext | None = None,
 ) -> OutMessage:
     """The original message as a CloudEvent in the Kafka binding's binary mode: the value and key are the
     original's, the ``ce_*`` headers the dead letter's own (type ``contact-import.dead-letter.v1``, an id
     derived from where the message was read), the original's ``ce_*`` and ``content-type`` headers kept as
     ``dlq_header_<name>`` and its other headers as they were; ``dlq_*`` headers say why and where from.
     Passwords are replaced by ``***`` (header ``dlq_redacted: password``: such a message can no longer
-    authenticate when replayed)."""
+    authenticate when replayed). ``context``: the trace context it carries (headers ``traceparent`` and
+    ``tracestate``, and ``ce_traceparent``/``ce_tracestate``, its binary-mode CloudEvents attributes)."""
     payload, redacted = redact(value or b"")
     hdrs: list[tuple[str, str]] = []
     for k, v in headers:
-        if k.startswith("dlq_"):
+        if k.startswith("dlq_") or k.lower() in (trace.TRACEPARENT, trace.TRACESTATE):
             continue
         kept = k.lower().startswith("ce_") or k.lower() == "content-type"
         hdrs.append((KEPT_HEADER + k if kept else k, _header_text(v)))
@@ -220,4 +230,6 @@ def dead_letter(
     ]
     if redacted:
         hdrs.append((REDACTED_HEADER, "password"))
+    if context is not None:
+        hdrs += [*context.headers(), *(("ce_" + k, v) for k, v in context.headers())]
     return OutMessage(topic, key, payload, hdrs, reason=err.reason)

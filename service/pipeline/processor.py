@@ -23,7 +23,8 @@ from service.dialects.registry import Registry
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
 from service.model.job import ImportRequest
-from service.pipeline import access, erasing, intake, outcomes
+from service.ops import tracing
+from service.pipeline import access, erasing, intake, outcomes, trace
 from service.pipeline.envelope import Envelope, decode
 from service.pipeline.nul import may_hold_nul, reject_nul
 from service.pipeline.phones import normalise_all
@@ -89,7 +90,9 @@ class Processor:
         """Decode and parse; pure, no I/O."""
         prepared: list[_Event] = []
         dead: list[outbox.OutMessage] = []
+        traced = tracing.ENABLED
         for m in messages:
+            t0 = time.time_ns() if traced else 0
             try:
                 env = erasing.tombstone(self._s, m) or decode(
                     value=m.value,
@@ -104,6 +107,7 @@ class Processor:
                     accepts_text=self._registry.accepts_text,
                 )
             except UndecodableMessage as err:
+                received = trace.from_raw(m.headers)
                 dead.append(
                     outcomes.dead_letter(
                         self._s.dead_letter_topic,
@@ -112,6 +116,7 @@ class Processor:
                         key=m.key,
                         headers=list(m.headers or ()),
                         origin=(m.topic, m.partition, m.offset),
+                        context=self._traced(received, t0, m, err.reason) if traced else received,
                     )
                 )
                 log.warning(
@@ -123,9 +128,17 @@ class Processor:
                     offset=m.offset,
                 )
                 continue
+            if traced:
+                env.trace = self._traced(env.trace, t0, m)
             parsed = self._parse(env, catalog, may_hold_nul=may_hold_nul(m.value))
             prepared.append(_Event(env, parsed))
         return prepared, dead
+
+    @staticmethod
+    def _traced(
+        received: trace.TraceContext | None, t0: int, m: Message, error: str | None = None
+    ) -> trace.TraceContext:
+        return tracing.decoded(received, t0, (m.topic, m.partition, m.offset), error)
 
     def _parse(self, env: Envelope, catalog: Catalog, may_hold_nul: bool = True) -> list[Parsed]:
         parsed = self._parse_dialect(env, catalog)
@@ -184,7 +197,8 @@ class Processor:
         isolate: bool,
     ) -> BatchResult:
         result = BatchResult(dead_letters=len(dead), dead_reasons=[d.reason for d in dead])
-        async with translated(), conn.transaction():
+        traces = (e.envelope.trace for e in prepared)
+        async with translated(), tracing.transaction(traces), conn.transaction():
             by_topic: dict[str, dict[int, tuple[int | None, int]]] = {}
             for (topic, part), move in moves.items():
                 by_topic.setdefault(topic, {})[part] = move

@@ -15,7 +15,8 @@ _COLUMNS = (
     "id, tenant, dialect, campaign, state, due_at, source_kind, source_url, source_secret, server_id, file_path,"
     " file_name, format, options, max_rows, total_rows, checkpoint, rows_read, rows_applied, rows_failed,"
     " error_code, error_message, lease_owner, lease_expires_at, attempts, event_source, event_id, event_topic,"
-    " event_partition, event_offset, event_time_ms, created_at, started_at, finished_at, due_zone, updated_at"
+    " event_partition, event_offset, event_time_ms, created_at, started_at, finished_at, due_zone, updated_at,"
+    " trace_context"
 )
 
 
@@ -57,6 +58,7 @@ class Job:
     finished_at: datetime | None
     due_zone: str | None = None  # the zone a scheduled request's local time was read in
     updated_at: datetime | None = None  # the last change of its state or counters
+    trace_context: str | None = None  # the request's W3C trace context (trace.TraceContext.stored)
 
     @classmethod
     def of(cls, row: asyncpg.Record) -> Job:
@@ -81,7 +83,9 @@ class Job:
 
     def public(self) -> dict[str, Any]:
         """The job as the CLI shows it: everything but the sealed credentials and the lease owner."""
-        out = {k: getattr(self, k) for k in self.__slots__ if k not in {"source_secret", "lease_owner"}}
+        out = {
+            k: getattr(self, k) for k in self.__slots__ if k not in {"source_secret", "lease_owner", "trace_context"}
+        }
         out["has_credentials"] = self.source_secret is not None
         return out
 
@@ -97,13 +101,15 @@ async def create(
     max_rows: int,
     env: Envelope,
     due_zone: str | None = None,
+    trace_context: str | None = None,
 ) -> Job:
     """Store a new job (scheduled); a job that exists already (the same request) is returned as is."""
     row = await conn.fetchrow(
         "INSERT INTO import_jobs (id, tenant, dialect, campaign, due_at, source_kind, source_url, source_secret,"
         " server_id, file_path, file_name, format, options, max_rows, event_source, event_id, event_topic,"
-        " event_partition, event_offset, event_time_ms, due_zone)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+        " event_partition, event_offset, event_time_ms, due_zone, trace_context)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21,"
+        " $22)"
         f" ON CONFLICT (id) DO NOTHING RETURNING {_COLUMNS}",
         job_id,
         req.tenant,
@@ -126,6 +132,7 @@ async def create(
         env.offset,
         env.timestamp_ms,
         due_zone,
+        trace_context,
     )
     if row is None:
         found = await get(conn, job_id)

@@ -26,12 +26,14 @@ from service.model.job import ImportRequest, JobState
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
 from service.pipeline import job_events, outcomes
 from service.pipeline.envelope import Envelope
+from service.pipeline.trace import TraceContext
 from service.store.outbox import OutMessage, Pending
 from tests.deploy.asyncapi_schema import ASYNCAPI_3_0_0
 from tests.deploy.common import REPO, SCHEMAS, load_yaml
 from tests.jobs import job_for
 
 DOC_PATH = SCHEMAS / "asyncapi.yaml"
+TRACE = TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", "01", "vendor=opaque")
 NOT_DIALECTS = {"outcome.v1.json"}
 
 
@@ -224,6 +226,7 @@ def _envelope() -> Envelope:
         offset=42,
         timestamp_ms=1_760_000_000_000,
         key=b"C-1001",
+        trace=TRACE,  # carried to the outputs: headers and CloudEvents attributes
     )
 
 
@@ -271,6 +274,9 @@ def test_real_outcome_messages_match_the_document(outcome: Outcome) -> None:
     message = outcomes.to_message(outcome, "contact-import-results", _envelope())
     assert _errors("/components/messages/outcome/payload", orjson.loads(message.payload)) == []
     assert _errors("/components/messages/outcome/headers", dict(message.headers)) == []
+    assert orjson.loads(message.payload)["traceparent"] == dict(message.headers)["traceparent"] == TRACE.traceparent
+    bad = {**orjson.loads(message.payload), "traceparent": "00-xyz"}
+    assert _errors("/components/messages/outcome/payload", bad), "a traceparent has the W3C form"
 
 
 def test_outcome_schema_mirrors_the_model() -> None:
@@ -286,7 +292,7 @@ def test_outcome_schema_mirrors_the_model() -> None:
 def test_real_job_events_match_the_document(kind: job_events.Kind) -> None:
     env = Envelope("isales-file-1", "crm", "isales", {}, "contact-imports", 1, 7, 1_760_000_000_000, None, "acme")
     request = ImportRequest("acme", "C-1", "sftp", "xlsx", server_id="srv-1", file_path="/in", file_name="a.xlsx")
-    job = job_for(env, request)
+    job = dataclasses.replace(job_for(env, request), trace_context=TRACE.stored())
     if kind == "failed":
         job = dataclasses.replace(job, state=JobState.FAILED, error_code="02000011", error_message="too many")
     message = job_events.message("contact-import-jobs", job, kind)
@@ -328,8 +334,10 @@ def test_real_dead_letters_match_the_document(reason: str, value: bytes) -> None
         key=b"k",
         headers=[("dialect", b"contact.v1")],
         origin=("contact-imports", 1, 7),
+        context=TRACE,
     )
     assert _errors("/components/messages/deadLetter/headers", dict(message.headers)) == []
+    assert dict(message.headers)["ce_traceparent"] == TRACE.traceparent
     bad = {**dict(message.headers), "dlq_reason": "something_else"}
     assert _errors("/components/messages/deadLetter/headers", bad), "the reason is an enum"
 
