@@ -9,14 +9,15 @@ import os
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
-import pytest
 
 from service.cli import parser
 from service.config import Settings
-from tests.support import ROOT, settings_env
+from tests.support import ROOT, ServiceProcess, read_topic, settings_env
 
 CLI = Path(sys.executable).parent / "contact-import"
 
@@ -61,7 +62,7 @@ def test_every_command_has_help_and_the_cli_a_version() -> None:
     assert "never its contacts" in ok({}, "campaign", "remove", "--help")
 
 
-def _json_lines(text: str) -> list[dict[str, object]]:
+def _json_lines(text: str) -> list[dict[str, Any]]:
     return [orjson.loads(line) for line in text.splitlines()]
 
 
@@ -131,15 +132,18 @@ def test_each_failure_is_one_clear_line(dsn: str) -> None:
         assert "database" in refused({"CIS_DATABASE_URL": closed}, *command)
 
 
-@pytest.mark.usefixtures("dsn")
-def test_results_prints_the_quick_starts_dead_letter(settings: Settings) -> None:
+async def test_results_prints_the_quick_starts_dead_letter(
+    settings: Settings, spawn: Callable[..., ServiceProcess]
+) -> None:
     env = settings_env(settings)
-    ok(env, "topics")
     examples = ROOT / "docs" / "examples" / "contacts.json"
-    ok(env, "produce", str(examples), "--topic", settings.dead_letter_topic)
-    printed = _json_lines(ok(env, "results", "--topic", settings.dead_letter_topic, "--idle", "2"))
-    last = orjson.loads(examples.read_text())[-1]
-    assert last in [line["value"] for line in printed]  # not JSON: printed as the text it is
-    assert {line["topic"] for line in printed} == {settings.dead_letter_topic}
-    assert all({"headers", "value", "offset"} <= line.keys() for line in printed)
+    ok(env, "topics")
+    ok(env, "produce", str(examples))  # the quick start: its last line is not an event
+    spawn(settings).wait_log("partitions assigned")
+    await read_topic(settings.kafka_bootstrap, settings.dead_letter_topic, expect=1)
+    (printed,) = _json_lines(ok(env, "results", "--topic", settings.dead_letter_topic, "--idle", "1"))
+    assert printed["value"] == orjson.loads(examples.read_text())[-1]  # not JSON: printed as the text it is
+    assert printed["headers"]["dlq_reason"] == "not_json" and printed["topic"] == settings.dead_letter_topic
+    outcomes = _json_lines(ok(env, "results", "--max", "3", "--idle", "5"))
+    assert sorted(o["status"] for o in outcomes) == ["ADDED", "ADDED", "FAILED"]
     assert "no topic 'no-such-topic'" in refused(env, "results", "--topic", "no-such-topic", "--idle", "1")
