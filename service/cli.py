@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
@@ -114,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
             if isinstance(exc, kinds):
                 return handle(exc)
         if type(exc).__module__.startswith("aiokafka"):
-            return _fail(f"broker: {type(exc).__name__}: {exc}")
+            return _fail(f"broker: {exc}")
         raise
 
 
@@ -127,6 +128,8 @@ def _settings_problem(exc: ValidationError) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     settings = Settings()
     logs.setup(settings.log_level)
+    if args.command not in ("run", "dev"):  # a command's failure is its one line, not the client's log too
+        logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     module = _module(args.command)
     if module is not None:
         if args.command not in NO_DATABASE:

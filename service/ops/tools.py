@@ -47,10 +47,20 @@ def _key(item: Any) -> bytes | None:
     return None
 
 
+async def _start(client: Any) -> None:
+    """Start a producer or consumer; one that cannot start (no broker) is closed before the error goes on."""
+    try:
+        await client.start()
+    except Exception:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await client.stop()
+        raise
+
+
 async def produce_file(settings: Settings, path: Path, dialect: str | None, topic: str | None) -> int:
     items = load_events(sys.stdin.read() if str(path) == "-" else _read(path))
     producer = clients.producer(settings, enable_idempotence=False)  # a one-shot tool: plain acks=all
-    await producer.start()
+    await _start(producer)
     try:
         headers = [("dialect", dialect.encode())] if dialect else []
         for item in items:
@@ -102,7 +112,8 @@ async def read_results(settings: Settings, topic: str | None, idle_s: float, lim
     stop when idle or after ``limit``."""
     name = topic or settings.results_topic
     consumer = clients.consumer(settings, group_id=None, isolation_level="read_uncommitted")
-    await consumer.start()
+    await _start(consumer)
+    await consumer.topics()  # the cluster's metadata: a topic created a moment ago too
     parts = consumer.partitions_for_topic(name)
     if not parts:
         with contextlib.suppress(asyncio.CancelledError):  # aiokafka's stop before any assignment
