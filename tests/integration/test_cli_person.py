@@ -5,10 +5,15 @@ dead-letter topic, and each expected failure as one line on stderr and a non-zer
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import os
+import pty
+import select
 import socket
 import subprocess
 import sys
+import termios
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -103,6 +108,48 @@ def test_a_round_trip_through_the_catalog(dsn: str) -> None:
     assert ok(env, "tenant", "remove", "acme", "--force") == "tenant acme removed with 1 users\n"
     assert ok(env, "tenant", "list", "--json") == ""
     assert orjson.loads(ok(env, "catalog", "show", "--json"))["tenants"] == []
+
+
+def _read(fd: int) -> bytes:
+    """What the terminal shows next; a command that shows nothing for a minute has hung."""
+    assert select.select([fd], [], [], 60)[0], "the command shows nothing"
+    return os.read(fd, 1024)
+
+
+def _in_a_terminal(env: dict[str, str], args: tuple[str, ...], answers: list[str]) -> tuple[int, str]:
+    """Run the command on a pseudo-terminal of its own (its controlling terminal, as in a shell), typing
+    each answer after the prompt before it; its exit status and everything it showed."""
+    main_fd, sub_fd = pty.openpty()
+
+    def own_terminal() -> None:
+        os.setsid()
+        fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+    proc = subprocess.Popen(
+        [str(CLI), *args], cwd=ROOT, env={**os.environ, **env}, stdin=sub_fd, stdout=sub_fd, stderr=sub_fd,
+        preexec_fn=own_terminal,
+    )  # fmt: skip
+    os.close(sub_fd)
+    shown = b""
+    for i, answer in enumerate(answers, 1):
+        while shown.count(b"password") < i:  # its i-th prompt
+            shown += _read(main_fd)
+        os.write(main_fd, answer.encode() + b"\n")
+    with contextlib.suppress(OSError):  # EIO once the command has exited
+        while chunk := _read(main_fd):
+            shown += chunk
+    os.close(main_fd)
+    return proc.wait(timeout=60), shown.decode()
+
+
+def test_a_password_is_asked_for_twice_in_a_terminal(dsn: str) -> None:
+    env = {"CIS_DATABASE_URL": dsn}
+    ok(env, "tenant", "add", "acme")
+    code, shown = _in_a_terminal(env, ("user", "add", "acme", "api"), ["typed-pw", "typed-pw"])
+    assert code == 0 and "user acme/api (account) added" in shown and "typed-pw" not in shown, shown
+    code, shown = _in_a_terminal(env, ("user", "add", "acme", "ops"), ["one", "another"])
+    assert code == 1 and "the two passwords differ" in shown, shown
+    assert [u["login"] for u in _json_lines(ok(env, "user", "list", "--json"))] == ["api"]
 
 
 def _closed_port() -> int:
