@@ -28,6 +28,7 @@ from service.ops.cli_io import CliError
 # run(settings, args) -> exit status (None: 0); it runs on a migrated database.
 MODULES: list[Any] = [catalog_cli, dnc_cli, imports_cli, jobs_cli, parked_cli]
 NO_DATABASE = {"secret-key"}
+SERVICES = {"run", "dev"}
 
 
 def _version() -> str:
@@ -101,11 +102,14 @@ def _cause(exc: BaseException) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Run one command; an expected failure is one line on stderr and a non-zero exit status."""
     args = parser().parse_args(argv)
+    if args.command in SERVICES:
+        return _dispatch(args)  # the service reports through its logs; a crash keeps its traceback
     failures: list[tuple[type[BaseException] | tuple[type[BaseException], ...], Callable[[Any], int]]] = [
         (CliError, lambda e: _fail(str(e), e.code)),
         (ValidationError, lambda e: _fail(f"configuration: {_settings_problem(e)}", 2)),
         (TransientError, lambda e: _fail(_cause(e))),
-        ((OSError, asyncpg.InterfaceError), lambda e: _fail(f"cannot connect: {e}")),
+        ((ConnectionError, asyncpg.InterfaceError), lambda e: _fail(f"cannot connect: {e}")),
+        (OSError, lambda e: _fail(str(e))),  # e.g. a file to produce that is not there
         (asyncpg.PostgresError, lambda e: _fail(f"database: {e}")),
     ]
     try:
@@ -128,7 +132,7 @@ def _settings_problem(exc: ValidationError) -> str:
 def _dispatch(args: argparse.Namespace) -> int:
     settings = Settings()
     logs.setup(settings.log_level)
-    if args.command not in ("run", "dev"):  # a command's failure is its one line, not the client's log too
+    if args.command not in SERVICES:  # a command's failure is its one line, not the client's log too
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     module = _module(args.command)
     if module is not None:

@@ -177,6 +177,7 @@ def test_each_failure_is_one_clear_line(dsn: str) -> None:
     closed = dsn.rsplit("@", 1)[0] + f"@127.0.0.1:{_closed_port()}/nowhere"
     for command in (("tenant", "list"), ("catalog", "show"), ("jobs", "list")):
         assert "database" in refused({"CIS_DATABASE_URL": closed}, *command)
+    assert "No such file" in refused(env, "produce", "/nonexistent/events.json")
     no_broker = {"CIS_KAFKA_BOOTSTRAP": f"127.0.0.1:{_closed_port()}"}
     assert "broker" in refused(no_broker, "results", "--idle", "1")
     assert "broker" in refused(no_broker, "produce", str(ROOT / "docs" / "examples" / "contacts.json"))
