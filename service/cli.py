@@ -157,10 +157,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         from service.app import prepare_database
 
         asyncio.run(prepare_database(settings))  # waits for Postgres to come up
+        print("database migrated")
     elif args.command == "topics":
         from service.kafka.clients import ensure_topics
 
         asyncio.run(ensure_topics(settings))
+        wanted = (settings.input_topic, settings.results_topic, settings.dead_letter_topic, settings.jobs_topic)
+        print(f"topics ready: {', '.join(wanted)}")
     elif args.command == "produce":
         from service.ops.tools import produce_file
 

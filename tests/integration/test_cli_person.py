@@ -73,6 +73,8 @@ def _json_lines(text: str) -> list[dict[str, Any]]:
 
 def test_a_round_trip_through_the_catalog(dsn: str) -> None:
     env = {"CIS_DATABASE_URL": dsn}
+    assert ok(env, "migrate") == "database migrated\n"
+    assert ok(env, "dnc", "add-list", "complaints", "--tenant", "acme") == "do-not-call list complaints (acme) added\n"
     assert ok(env, "tenant", "add", "acme", "--name", "ACME", "--timezone", "Europe/Warsaw") == "tenant acme added\n"
     assert "acme" in ok(env, "tenant", "list") and "ACME" in ok(env, "tenant", "list")
     (listed,) = _json_lines(ok(env, "tenant", "list", "--json"))
@@ -188,7 +190,7 @@ async def test_results_prints_the_quick_starts_dead_letter(
 ) -> None:
     env = settings_env(settings)
     examples = ROOT / "docs" / "examples" / "contacts.json"
-    ok(env, "topics")
+    assert ok(env, "topics").startswith("topics ready: ")
     ok(env, "produce", str(examples))  # the quick start: its last line is not an event
     spawn(settings).wait_log("partitions assigned")
     await read_topic(settings.kafka_bootstrap, settings.dead_letter_topic, expect=1)
