@@ -1,19 +1,22 @@
-"""``contact-import tenant|user|campaign|status|catalog``: manage the configuration in Postgres."""
+"""``contact-import tenant|user|campaign|status list|show|add|remove`` and ``catalog show``: the
+configuration in Postgres, one grammar (``<noun> <verb>``) for every catalog noun."""
 
 from __future__ import annotations
 
 import argparse
-import sys
+from typing import TYPE_CHECKING
 
-import orjson
-
-from service.catalog import store
-from service.catalog.model import Campaign, PhonePolicy
+from service.catalog import cli_commands
+from service.catalog.model import PhonePolicy
 from service.config import Settings
-from service.model.contact import MatchOn, MatchPolicy, MatchScope
-from service.model.localtime import zone_error
-from service.model.phones import region_code
+from service.model.contact import MatchOn, MatchScope
+from service.ops.cli_io import add_json_flag, add_secret_flags
 from service.store import db
+
+if TYPE_CHECKING:
+    SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
+
+COMMANDS = {"tenant", "user", "campaign", "status", "catalog"}
 
 ZONE_HELP = (
     "IANA time zone (e.g. Europe/Warsaw) of the local times sent for it: Thulium next_call_date, importWS"
@@ -21,50 +24,76 @@ ZONE_HELP = (
 )
 
 
-def _zone(value: str | None) -> str | None:
-    """A ``--timezone`` value, checked; an empty one means none."""
-    if not value:
-        return None
-    problem = zone_error(value)
-    if problem is not None:
-        raise SystemExit(problem)
-    return value
+def _verbs(sub: SubParsers, noun: str, text: str) -> dict[str, argparse.ArgumentParser]:
+    """The noun's parser and its ``list``, ``show``, ``add`` and ``remove`` sub-commands."""
+    verbs = sub.add_parser(noun, help=text, description=text).add_subparsers(dest="verb", required=True)
+    out = {
+        "list": verbs.add_parser("list", help=f"every {noun}, as a table (--json: JSON lines)"),
+        "show": verbs.add_parser("show", help=f"one {noun}, as a table (--json: one JSON line)"),
+        "add": verbs.add_parser("add", help=f"add a {noun}, or change the one there is"),
+        "remove": verbs.add_parser("remove", help=f"remove a {noun}"),
+    }
+    add_json_flag(out["list"])
+    add_json_flag(out["show"])
+    return out
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    tenant = sub.add_parser("tenant", help="add or rename a tenant (importWS orgidentity)")
-    tenant.add_argument("action", choices=["add"])
-    tenant.add_argument("tenant")
-    tenant.add_argument("--name")
-    tenant.add_argument("--timezone", help=ZONE_HELP)
+def _tenant(sub: SubParsers) -> None:
+    p = _verbs(sub, "tenant", "tenants (importWS orgidentity)")
+    for verb in ("show", "add", "remove"):
+        p[verb].add_argument("tenant")
+    p["add"].add_argument("--name")
+    p["add"].add_argument("--timezone", help=ZONE_HELP)
+    p["remove"].description = (
+        "Refused while the tenant has campaigns, users or file servers (the line says which); --force removes"
+        " them with it. Contacts are never removed by this command: they stay in the database."
+    )
+    p["remove"].add_argument("--force", action="store_true", help="also remove its campaigns, users, file servers")
 
-    user = sub.add_parser("user", help="add an API user of a tenant (password stored as a slow hash)")
-    user.add_argument("action", choices=["add"])
-    user.add_argument("tenant")
-    user.add_argument("login")
-    user.add_argument("--type", dest="usertype", choices=["agent", "account"], default="account")
-    user.add_argument("--password", help="the password (default: read from stdin)")
 
-    campaign = sub.add_parser("campaign", help="add or change a campaign")
-    campaign.add_argument("action", choices=["add"])
-    campaign.add_argument("tenant")
-    campaign.add_argument("campaign", help="external id (importWS model_id, DiallerCampaignsID, iSales campaignId)")
-    campaign.add_argument("--name", help="display name (DiallerCampaignsName); default: the id")
-    campaign.add_argument("--key-field", default="UserData", help="field whose value is the contact key")
-    campaign.add_argument(
+def _user(sub: SubParsers) -> None:
+    p = _verbs(sub, "user", "API users of a tenant (passwords stored as a slow hash)")
+    p["list"].add_argument("--tenant", help="only this tenant's users")
+    for verb in ("show", "add", "remove"):
+        p[verb].add_argument("tenant")
+        p[verb].add_argument("login")
+        p[verb].add_argument("--type", dest="usertype", choices=["agent", "account"], default="account")
+    p["add"].description = (
+        "The password is read from stdin (--password-stdin), from an environment variable (--password-env"
+        " NAME) or, in a terminal, asked for twice; never from the command line."
+    )
+    add_secret_flags(p["add"], "password")
+
+
+def _campaign(sub: SubParsers) -> None:
+    p = _verbs(sub, "campaign", "campaigns of a tenant")
+    p["list"].add_argument("--tenant", help="only this tenant's campaigns")
+    for verb in ("show", "add", "remove"):
+        p[verb].add_argument("tenant")
+        p[verb].add_argument("campaign", help="external id (importWS model_id, DiallerCampaignsID, iSales campaignId)")
+    p["remove"].description = (
+        "Removes the campaign's definition and statuses, never its contacts: refused while contacts are"
+        " members (the line says how many); --force removes the definition and keeps the members and"
+        " their dial-list entries."
+    )
+    p["remove"].add_argument("--force", action="store_true", help="remove it although contacts are members")
+    add = p["add"]
+    add.add_argument("--name", help="display name (DiallerCampaignsName); default: the id")
+    add.add_argument("--key-field", default="UserData", help="field whose value is the contact key")
+    add.add_argument(
         "--field", action="append", default=[], metavar="NAME=DISPLAY", help="a field and its display name"
     )
-    campaign.add_argument("--main-table", action="store_true", help="the campaign uses the tenant's main table")
-    campaign.add_argument("--region", help="default region for phone numbers (ISO 3166 alpha-2, e.g. DE)")
-    campaign.add_argument(
+    add.add_argument("--main-table", action="store_true", help="the campaign uses the tenant's main table")
+    add.add_argument("--region", help="default region for phone numbers (ISO 3166 alpha-2, e.g. DE)")
+    add.add_argument(
         "--match-on", choices=[m.value for m in MatchOn], default="user_data", help="what finds a duplicate"
     )
-    campaign.add_argument(
+    add.add_argument(
         "--match-scope", choices=[m.value for m in MatchScope], default="tenant", help="where duplicates are sought"
     )
-    campaign.add_argument("--lookback-days", type=int, help="only customers changed within N days are duplicates")
-    campaign.add_argument("--timezone", help=ZONE_HELP + "; default: the tenant's")
-    campaign.add_argument(
+    add.add_argument("--lookback-days", type=int, help="only customers changed within N days are duplicates")
+    add.add_argument("--timezone", help=ZONE_HELP + "; default: the tenant's")
+    add.add_argument(
         "--phone-policy",
         choices=[p.value for p in PhonePolicy],
         default="flag",
@@ -72,79 +101,31 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         " and a record without any dialable number fails)",
     )
 
-    status = sub.add_parser("status", help="add a status definition to a campaign")
-    status.add_argument("action", choices=["add"])
-    status.add_argument("tenant")
-    status.add_argument("campaign")
-    status.add_argument("status_id")
-    status.add_argument("--name", required=True)
-    status.add_argument("--system", help="system status, e.g. MY_RECORD, CALL_NO_SOONER_THAN, SUCCESS")
 
-    show = sub.add_parser("catalog", help="print the configuration as JSON")
-    show.add_argument("action", choices=["show"])
+def _status(sub: SubParsers) -> None:
+    p = _verbs(sub, "status", "status definitions of a campaign")
+    for verb in ("list", "show", "add", "remove"):
+        p[verb].add_argument("tenant")
+        p[verb].add_argument("campaign")
+    for verb in ("show", "add", "remove"):
+        p[verb].add_argument("status_id")
+    p["add"].add_argument("--name", required=True)
+    p["add"].add_argument("--system", help="system status, e.g. MY_RECORD, CALL_NO_SOONER_THAN, SUCCESS")
 
 
-COMMANDS = {"tenant", "user", "campaign", "status", "catalog"}
+def register(sub: SubParsers) -> None:
+    _tenant(sub)
+    _user(sub)
+    _campaign(sub)
+    _status(sub)
+    catalog = sub.add_parser("catalog", help="the whole configuration").add_subparsers(dest="verb", required=True)
+    add_json_flag(catalog.add_parser("show", help="tenants, users and campaigns as tables (--json: one document)"))
 
 
 async def run(settings: Settings, args: argparse.Namespace) -> None:
+    handler = cli_commands.HANDLERS[(args.command, args.verb)]
     conn = await db.connect(settings.database_url.get_secret_value())
     try:
-        if args.command == "tenant":
-            await store.add_tenant(conn, args.tenant, args.name, _zone(args.timezone))
-        elif args.command == "user":
-            password = args.password if args.password is not None else sys.stdin.readline().rstrip("\n")
-            await store.add_user(conn, args.tenant, args.usertype, args.login, password)
-        elif args.command == "campaign":
-            timezone = _zone(args.timezone)
-            fields = dict(f.split("=", 1) if "=" in f else (f, f) for f in args.field)
-            if args.region and region_code(args.region) is None:
-                raise SystemExit(f"unknown region {args.region!r}: an ISO 3166 alpha-2 code such as DE")
-            if args.lookback_days is not None and args.lookback_days < 1:
-                raise SystemExit("--lookback-days must be at least 1")
-            match = MatchPolicy(
-                on=MatchOn(args.match_on), scope=MatchScope(args.match_scope), lookback_days=args.lookback_days
-            )
-            await store.add_campaign(
-                conn,
-                Campaign(
-                    args.tenant,
-                    args.campaign,
-                    args.name or args.campaign,
-                    args.key_field,
-                    fields,
-                    args.main_table,
-                    region_code(args.region),
-                    match=match,
-                    timezone=timezone,
-                    phone_policy=PhonePolicy(args.phone_policy),
-                ),
-            )
-        elif args.command == "status":
-            await store.add_status(conn, args.tenant, args.campaign, args.status_id, args.name, args.system)
-        elif args.command == "catalog":
-            cat = await store.load(conn)
-            out = {
-                "tenants": sorted(cat.tenants),
-                "tenant_timezones": dict(sorted(cat.tenant_zones.items())),
-                "users": [{"tenant": u.tenant, "usertype": u.usertype, "login": u.login} for u in cat.users.values()],
-                "campaigns": [
-                    {
-                        "tenant": c.tenant,
-                        "campaign": c.campaign,
-                        "name": c.name,
-                        "key_field": c.key_field,
-                        "fields": c.fields,
-                        "main_table": c.uses_main_table,
-                        "region": c.default_region,
-                        "match": c.match.model_dump(mode="json"),
-                        "timezone": c.timezone,
-                        "phone_policy": c.phone_policy.value,
-                        "statuses": {k: [s.name, s.system_status] for k, s in c.statuses.items()},
-                    }
-                    for c in cat.campaigns.values()
-                ],
-            }
-            sys.stdout.write(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode() + "\n")
+        await handler(conn, args)
     finally:
         await conn.close()

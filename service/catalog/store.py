@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import asyncpg
 
@@ -110,3 +111,88 @@ async def add_status(
         name,
         system_status.upper() if system_status else None,
     )
+
+
+# Listing and removal, for the CLI (``contact-import tenant|user|campaign|status list|remove``).
+
+
+async def tenants(conn: asyncpg.Connection, tenant: str | None = None) -> list[dict[str, Any]]:
+    """Every tenant (or the one named) with how many campaigns and users it has."""
+    rows = await conn.fetch(
+        "SELECT t.tenant, t.name, t.timezone,"
+        " (SELECT count(*) FROM campaigns c WHERE c.tenant = t.tenant) AS campaigns,"
+        " (SELECT count(*) FROM tenant_users u WHERE u.tenant = t.tenant) AS users, t.created_at"
+        " FROM tenants t WHERE $1::text IS NULL OR t.tenant = $1 ORDER BY t.tenant",
+        tenant,
+    )
+    return [dict(r) for r in rows]
+
+
+async def users(conn: asyncpg.Connection, tenant: str | None = None) -> list[dict[str, Any]]:
+    """The API users (never their password hashes)."""
+    rows = await conn.fetch(
+        "SELECT tenant, usertype, login, created_at FROM tenant_users"
+        " WHERE $1::text IS NULL OR tenant = $1 ORDER BY tenant, usertype, login",
+        tenant,
+    )
+    return [dict(r) for r in rows]
+
+
+async def statuses(conn: asyncpg.Connection, tenant: str, campaign: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT tenant, campaign, status_id, name, system_status FROM campaign_statuses"
+        " WHERE tenant = $1 AND campaign = $2 ORDER BY status_id",
+        tenant,
+        campaign,
+    )
+    return [dict(r) for r in rows]
+
+
+async def tenant_exists(conn: asyncpg.Connection, tenant: str) -> bool:
+    return bool(await conn.fetchval("SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant = $1)", tenant))
+
+
+async def tenant_dependants(conn: asyncpg.Connection, tenant: str) -> dict[str, int]:
+    """What a tenant's removal takes with it (campaigns, users, file servers) and what it leaves (contacts)."""
+    row = await conn.fetchrow(
+        "SELECT (SELECT count(*) FROM campaigns WHERE tenant = $1) AS campaigns,"
+        " (SELECT count(*) FROM tenant_users WHERE tenant = $1) AS users,"
+        " (SELECT count(*) FROM file_servers WHERE tenant = $1) AS file_servers,"
+        " (SELECT count(*) FROM customers WHERE tenant = $1) AS contacts",
+        tenant,
+    )
+    return dict(row) if row is not None else {}
+
+
+async def campaign_members(conn: asyncpg.Connection, tenant: str, campaign: str) -> int:
+    """How many contacts are members of a campaign (removing the campaign leaves them)."""
+    sql = "SELECT count(*) FROM campaign_records WHERE tenant = $1 AND campaign = $2"
+    return int(await conn.fetchval(sql, tenant, campaign))
+
+
+async def remove_tenant(conn: asyncpg.Connection, tenant: str) -> bool:
+    """Remove a tenant with its users, campaigns, statuses and file servers; its contacts stay."""
+    return str(await conn.execute("DELETE FROM tenants WHERE tenant = $1", tenant)) != "DELETE 0"
+
+
+async def remove_user(conn: asyncpg.Connection, tenant: str, usertype: str, login: str) -> bool:
+    done = await conn.execute(
+        "DELETE FROM tenant_users WHERE tenant = $1 AND usertype = $2 AND login = $3", tenant, usertype.lower(), login
+    )
+    return str(done) != "DELETE 0"
+
+
+async def remove_campaign(conn: asyncpg.Connection, tenant: str, campaign: str) -> bool:
+    """Remove a campaign's definition and statuses; its members and dial-list entries stay."""
+    done = await conn.execute("DELETE FROM campaigns WHERE tenant = $1 AND campaign = $2", tenant, campaign)
+    return str(done) != "DELETE 0"
+
+
+async def remove_status(conn: asyncpg.Connection, tenant: str, campaign: str, status_id: str) -> bool:
+    done = await conn.execute(
+        "DELETE FROM campaign_statuses WHERE tenant = $1 AND campaign = $2 AND status_id = $3",
+        tenant,
+        campaign,
+        status_id,
+    )
+    return str(done) != "DELETE 0"

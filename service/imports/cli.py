@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
-import orjson
 from pydantic import SecretStr
 
 from service.config import Settings
 from service.imports import servers
 from service.imports.secrets import SealError, new_key
+from service.ops.cli_io import CliError, add_json_flag, add_secret_flags, confirm, print_rows, read_secret
 from service.store import db
 
 COMMANDS = {"file-server", "secret-key"}
@@ -27,11 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add.add_argument("--host", required=True)
     add.add_argument("--port", type=int, default=22)
     add.add_argument("--user", required=True)
-    add.add_argument("--password-env", required=True, metavar="VAR", help="environment variable holding the password")
+    add_secret_flags(add, "password")
     add.add_argument("--base-path", default="/", help="folder that filePath is relative to")
     add.add_argument("--host-key", help='the server\'s OpenSSH public host key ("ssh-ed25519 AAAA...")')
-    ls = fs_sub.add_parser("list", help="print the registered servers as JSON (no passwords)")
+    ls = fs_sub.add_parser("list", help="the registered servers as a table (--json: JSON lines); no passwords")
     ls.add_argument("--tenant")
+    add_json_flag(ls)
     rm = fs_sub.add_parser("remove", help="forget a file server")
     rm.add_argument("--tenant", required=True)
     rm.add_argument("--id", dest="server_id", required=True)
@@ -44,10 +43,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     conn = await db.connect(settings.database_url.get_secret_value())
     try:
         if args.fs_command == "add":
-            password = os.environ.get(args.password_env)
-            if password is None:
-                print(f"environment variable {args.password_env} is not set", file=sys.stderr)
-                return 2
+            password = read_secret(args, "password")
             server = servers.FileServer(
                 args.tenant,
                 args.server_id,
@@ -61,8 +57,8 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 await servers.add_file_server(conn, server, settings)
             except SealError as exc:
-                print(exc, file=sys.stderr)
-                return 2
+                raise CliError(str(exc), 2) from exc
+            confirm(f"file server {args.tenant}/{args.server_id} added")
         elif args.fs_command == "list":
             listed = [
                 {
@@ -76,10 +72,11 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
                 }
                 for s in await servers.list_file_servers(conn, args.tenant)
             ]
-            sys.stdout.write(orjson.dumps(listed, option=orjson.OPT_INDENT_2).decode() + "\n")
-        elif args.fs_command == "remove" and not await servers.remove_file_server(conn, args.tenant, args.server_id):
-            print(f"no file server {args.server_id!r} for tenant {args.tenant!r}", file=sys.stderr)
-            return 1
+            print_rows(listed, ("tenant", "id", "host", "port", "user", "base_path", "host_key"), args.json)
+        elif args.fs_command == "remove":
+            if not await servers.remove_file_server(conn, args.tenant, args.server_id):
+                raise CliError(f"no file server {args.server_id!r} for tenant {args.tenant!r}")
+            confirm(f"file server {args.tenant}/{args.server_id} removed")
         return 0
     finally:
         await conn.close()

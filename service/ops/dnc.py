@@ -14,6 +14,7 @@ from service.config import Settings
 from service.dialects.base import parse_datetime
 from service.model.dnc import GLOBAL
 from service.model.phones import normalise, region_code
+from service.ops.cli_io import confirm
 from service.store import db
 from service.store import dnc as store
 
@@ -81,6 +82,7 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
     try:
         if args.dnc_command == "add-list":
             await store.add_list(conn, args.tenant, args.list, args.description)
+            confirm(f"do-not-call list {args.list} ({'global' if args.tenant == GLOBAL else args.tenant}) added")
         elif args.dnc_command == "load":
             if not await store.list_exists(conn, args.tenant, args.list):
                 raise SystemExit(f"no do-not-call list {args.list!r} (create it with dnc add-list)")

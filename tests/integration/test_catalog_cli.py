@@ -15,11 +15,11 @@ def _cli(dsn: str, *args: str, stdin: str | None = None) -> str:
 
 async def test_catalog_managed_by_cli(dsn: str, conn: asyncpg.Connection) -> None:
     _cli(dsn, "tenant", "add", "acme", "--name", "ACME")
-    _cli(dsn, "user", "add", "acme", "api", "--type", "account", stdin="s3cret\n")
+    _cli(dsn, "user", "add", "acme", "api", "--type", "account", "--password-stdin", stdin="s3cret\n")
     _cli(dsn, "campaign", "add", "acme", "538", "--name", "My Campaign", "--field", "phone1=Phone",
          "--field", "Name=Name", "--key-field", "Customer", "--main-table", "--region", "DE")  # fmt: skip
     _cli(dsn, "status", "add", "acme", "538", "8", "--name", "Mine", "--system", "my_record")
-    shown = orjson.loads(_cli(dsn, "catalog", "show"))
+    shown = orjson.loads(_cli(dsn, "catalog", "show", "--json"))
     assert shown["tenants"] == ["acme"]
     assert shown["users"] == [{"tenant": "acme", "usertype": "account", "login": "api"}]
     (campaign,) = shown["campaigns"]

@@ -33,6 +33,11 @@ def cli(dsn: str, key: str | None, *args: str, code: int = 0, **env: str) -> sub
     return done
 
 
+def _listed(dsn: str, key: str, *args: str) -> list[dict[str, object]]:
+    """``file-server list --json``: one JSON object per line."""
+    return [orjson.loads(line) for line in cli(dsn, key, "file-server", "list", "--json", *args).stdout.splitlines()]
+
+
 async def test_file_servers_managed_by_cli_with_sealed_passwords(dsn: str, conn: asyncpg.Connection) -> None:
     key = new_key()
     await store.add_tenant(conn, "acme", None)
@@ -42,7 +47,7 @@ async def test_file_servers_managed_by_cli_with_sealed_passwords(dsn: str, conn:
     cli(dsn, key, "file-server", "add", "--tenant", "acme", "--id", "second", "--host", "10.0.0.5",
         "--user", "u2", "--password-env", "FS_PW", FS_PW="other")  # fmt: skip
 
-    listed = orjson.loads(cli(dsn, key, "file-server", "list", "--tenant", "acme").stdout)
+    listed = _listed(dsn, key, "--tenant", "acme")
     assert [s["id"] for s in listed] == ["164690088271159234793429225848", "second"]
     assert listed[0] == {
         "tenant": "acme",
@@ -71,9 +76,7 @@ async def test_file_servers_managed_by_cli_with_sealed_passwords(dsn: str, conn:
 
     cli(dsn, key, "file-server", "remove", "--tenant", "acme", "--id", "second")
     cli(dsn, key, "file-server", "remove", "--tenant", "acme", "--id", "second", code=1)
-    assert [s["id"] for s in orjson.loads(cli(dsn, key, "file-server", "list").stdout)] == [
-        "164690088271159234793429225848"
-    ]
+    assert [s["id"] for s in _listed(dsn, key)] == ["164690088271159234793429225848"]
 
 
 async def test_adding_a_server_needs_a_key_and_the_password_variable(dsn: str, conn: asyncpg.Connection) -> None:

@@ -32,14 +32,14 @@ def test_the_catalog_cli_keeps_and_checks_time_zones(dsn: str) -> None:
     run_cli(dsn, "tenant", "add", "tz-cli", "--timezone", "Europe/Warsaw")
     run_cli(dsn, "campaign", "add", "tz-cli", "C1", "--timezone", "Asia/Shanghai")
     run_cli(dsn, "campaign", "add", "tz-cli", "C2")
-    shown = orjson.loads(run_cli(dsn, "catalog", "show").stdout)
+    shown = orjson.loads(run_cli(dsn, "catalog", "show", "--json").stdout)
     assert shown["tenant_timezones"]["tz-cli"] == "Europe/Warsaw"
     zones = {c["campaign"]: c["timezone"] for c in shown["campaigns"] if c["tenant"] == "tz-cli"}
     assert zones == {"C1": "Asia/Shanghai", "C2": None}  # C2 reads its times in the tenant's zone
     for args in (("tenant", "add", "tz-bad"), ("campaign", "add", "tz-cli", "C3")):
         refused = run_cli(dsn, *args, "--timezone", "Mars/Base", ok=False)
         assert refused.returncode != 0 and "unknown time zone 'Mars/Base'" in refused.stderr
-    shown = orjson.loads(run_cli(dsn, "catalog", "show").stdout)
+    shown = orjson.loads(run_cli(dsn, "catalog", "show", "--json").stdout)
     assert "tz-bad" not in shown["tenants"] and "C3" not in {c["campaign"] for c in shown["campaigns"]}
 
 
@@ -135,7 +135,7 @@ async def test_importws_dialtime_and_exetime_are_the_campaigns_shanghai_time(
     # (job_settings: the exetime request names a file on loopback, allowed there; it is due in 2099)
     s = job_settings(settings)
     run_cli(dsn, "tenant", "add", "cn-team", "--timezone", "Europe/Warsaw")
-    run_cli(dsn, "user", "add", "cn-team", "8001", "--type", "agent", "--password", "s3cret")
+    run_cli(dsn, "user", "add", "cn-team", "8001", "--type", "agent", "--password-stdin", stdin="s3cret\n")
     run_cli(dsn, "campaign", "add", "cn-team", "2001", "--timezone", "Asia/Shanghai", "--region", "CN",
             "--field", "name=Name", "--field", "phone1=phone1", "--field", "dialtime=dialtime")  # fmt: skip
     svc = spawn(s)
