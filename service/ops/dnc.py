@@ -8,13 +8,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-import orjson
-
 from service.config import Settings
 from service.dialects.base import parse_datetime
 from service.model.dnc import GLOBAL
 from service.model.phones import normalise, region_code
-from service.ops.cli_io import confirm
+from service.ops.cli_io import add_json_flag, confirm, print_json, print_rows
 from service.store import db
 from service.store import dnc as store
 
@@ -35,7 +33,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     remove.add_argument("list")
     remove.add_argument("numbers", nargs="+")
     remove.add_argument("--region")
-    actions.add_parser("show", help="print the lists and their numbers as JSON")
+    show = actions.add_parser("show", help="the lists: a table (with how many numbers), or --json with the numbers")
+    add_json_flag(show)
     for p in (add, load, remove):
         p.add_argument("--tenant", default=GLOBAL, help="the list's tenant (default: a global list)")
 
@@ -109,6 +108,14 @@ async def run(settings: Settings, args: argparse.Namespace) -> None:
             gone = await store.remove_numbers(conn, args.tenant, args.list, phones)
             print(f"removed {gone} number(s)", file=sys.stderr)
         else:
-            sys.stdout.write(orjson.dumps(await store.show(conn), option=orjson.OPT_INDENT_2).decode() + "\n")
+            lists = await store.show(conn)
+            if args.json:
+                for one in lists:
+                    print_json(one)
+            else:
+                summary = [
+                    {**one, "tenant": one["tenant"] or "(global)", "numbers": len(one["numbers"])} for one in lists
+                ]
+                print_rows(summary, ("tenant", "list", "description", "numbers"), False)
     finally:
         await conn.close()

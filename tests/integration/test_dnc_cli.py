@@ -68,7 +68,9 @@ async def test_dnc_lists_loaded_by_cli_suppress_imports(
     assert done.stderr.strip() == "loaded 2 number(s), skipped 0, 2 dial-list entries removed"
     assert await _dialled(conn) == set()  # a global list reaches every tenant's dial list
 
-    shown = orjson.loads(run_cli(dsn, "dnc", "show").stdout)
+    table = run_cli(dsn, "dnc", "show").stdout  # for people: the lists and how many numbers each holds
+    assert "national register" in table and "complaints" in table and "(global)" in table
+    shown = [orjson.loads(line) for line in run_cli(dsn, "dnc", "show", "--json").stdout.splitlines()]
     assert shown == [
         {"tenant": None, "list": "national", "description": "national register", "numbers": [
             {"phone": NEW_YORK, "expires_at": None},

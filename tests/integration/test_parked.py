@@ -60,7 +60,10 @@ async def test_a_refused_message_is_parked_listed_and_redriven(settings: Setting
         assert parked_now == parked_before + 1
         assert await _relay_round(settings) == 0  # parked: out of the publishing order, not retried
 
-        listed = [orjson.loads(line) for line in _cli(settings, "list").stdout.splitlines()]
+        table = _cli(settings, "list").stdout  # for people: a table of the same fields
+        assert all(column in table for column in ("id", "topic", "bytes", "error", "parked_at"))
+        assert "MessageSizeTooLargeError" in table and settings.jobs_topic in table
+        listed = [orjson.loads(line) for line in _cli(settings, "list", "--json").stdout.splitlines()]
         assert len(listed) == 1 and listed[0]["topic"] == settings.jobs_topic and listed[0]["bytes"] == BIG
         assert listed[0]["error"].startswith("MessageSizeTooLargeError")
         seq = listed[0]["id"]
@@ -69,16 +72,20 @@ async def test_a_refused_message_is_parked_listed_and_redriven(settings: Setting
         missing = _cli(settings, "redrive", "999999", ok=False)
         assert "not parked" in missing.stderr and "999999" in missing.stderr
         # re-driven without a fix: refused again, parked again (with a new id, at the end of the order)
-        again = [orjson.loads(line) for line in _cli(settings, "redrive", str(seq)).stdout.splitlines()]
+        again = [orjson.loads(line) for line in _cli(settings, "redrive", str(seq), "--json").stdout.splitlines()]
         assert again[0]["id"] == seq and again[0]["queued_as"] > seq
         await _relay_round(settings)
-        assert [x["id"] for x in map(orjson.loads, _cli(settings, "list").stdout.splitlines())] == [
+        assert [x["id"] for x in map(orjson.loads, _cli(settings, "list", "--json").stdout.splitlines())] == [
             again[0]["queued_as"]
         ]
 
         # the fix: the topic takes larger messages and so may the producer; re-driven, it is published once
-        assert "re-drove 1" in _cli(settings, "redrive", "--all").stderr
-        assert _cli(settings, "list").stdout == ""
+        redriven = _cli(settings, "redrive", "--all")
+        assert (
+            "re-drove 1" in redriven.stderr
+            and f"parked message {again[0]['queued_as']} queued again as" in redriven.stdout
+        )
+        assert _cli(settings, "list", "--json").stdout == ""
         assert await _relay_round(settings.model_copy(update={"kafka_max_request_bytes": 4 * BIG})) == 1
         got = await read_topic(settings.kafka_bootstrap, settings.jobs_topic, expect=3, idle_s=1)
         assert sorted(len(m.value) for m in got) == [2, 2, BIG]
