@@ -60,7 +60,7 @@ def cpu_s(processor: Processor, msgs: list[ConsumerRecord[bytes, bytes]], catalo
 
 
 def _with_spans(processor: Processor, msgs: list[ConsumerRecord[bytes, bytes]], catalog: Catalog) -> float:
-    from service.ops import tracing  # not before: the bench also runs on code without it
+    from service.pipeline import tracing  # not before: the bench also runs on code without it
 
     tracing.install(BatchSpanProcessor(_Drop()))
     try:

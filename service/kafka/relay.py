@@ -22,7 +22,7 @@ from service.errors import TransientError
 from service.kafka import fitting
 from service.kafka.publish import RoundResult as PublishResult
 from service.kafka.publish import describe, publish
-from service.ops import tracing
+from service.pipeline import tracing
 from service.store import events, logins, outbox, parked
 from service.store.db import translated
 

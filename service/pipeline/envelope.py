@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -21,6 +21,19 @@ from service.errors import UndecodableMessage
 from service.pipeline import trace
 from service.pipeline.trace import TraceContext
 from service.pipeline.validate import too_deep
+
+
+class Message(Protocol):
+    """The fields of an aiokafka ``ConsumerRecord`` the pipeline reads."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
 
 TOO_LARGE = "too_large"
 NOT_JSON = "not_json"

@@ -4,7 +4,7 @@ order, and the batch's own earlier messages about an erased person scrubbed (doc
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 import asyncpg
 import structlog
@@ -13,13 +13,10 @@ from service.config import Settings
 from service.dialects.base import Parsed
 from service.dialects.contact_erase import NAME
 from service.model.erase import EraseRecord
-from service.pipeline.envelope import Envelope
+from service.pipeline.envelope import Envelope, Message
 from service.store import erasure, scrub
 from service.store.erasure import Erased
 from service.store.outbox import OutMessage
-
-if TYPE_CHECKING:
-    from service.pipeline.processor import Message
 
 log = structlog.get_logger(__name__)
 TOMBSTONE_SOURCE = "kafka-tombstone"

@@ -12,8 +12,7 @@ from service.errors import ErrorDetail
 from service.imports import admission, sources
 from service.imports.secrets import SealError, seal
 from service.model.job import ImportRequest, job_id
-from service.ops import tracing
-from service.pipeline import job_events
+from service.pipeline import job_events, tracing
 from service.pipeline.envelope import Envelope
 from service.store import jobs
 from service.store.jobs import Job

@@ -15,8 +15,7 @@ from service.dialects.base import Dialect, Parsed, Rejected
 from service.errors import UndecodableMessage
 from service.model.job import ImportRequest
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
-from service.ops import tracing
-from service.pipeline import trace
+from service.pipeline import trace, tracing
 from service.pipeline.envelope import Envelope
 from service.pipeline.trace import TraceContext
 from service.store.contacts import Applied

@@ -10,7 +10,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import asyncpg
 import structlog
@@ -23,9 +23,8 @@ from service.dialects.registry import Registry
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
 from service.model.job import ImportRequest
-from service.ops import tracing
-from service.pipeline import access, erasing, intake, outcomes, trace
-from service.pipeline.envelope import Envelope, decode
+from service.pipeline import access, erasing, intake, outcomes, trace, tracing
+from service.pipeline.envelope import Envelope, Message, decode
 from service.pipeline.nul import may_hold_nul, reject_nul
 from service.pipeline.phones import normalise_all
 from service.store import contacts, dnc, events, keylocks, offsets, outbox
@@ -40,18 +39,6 @@ ID_CONFLICT = ErrorDetail(
     "/",
     "this event id (CloudEvents source and id) was already used for another tenant; nothing was applied",
 )
-
-
-class Message(Protocol):
-    """The fields of an aiokafka ``ConsumerRecord`` the pipeline reads."""
-
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int
-    key: bytes | None
-    value: bytes | None
-    headers: Sequence[tuple[str, bytes]]
 
 
 @dataclass(slots=True)

@@ -20,7 +20,7 @@ from service.config import Settings
 from service.dialects import default_registry
 from service.kafka import clients
 from service.kafka.relay import Relay
-from service.ops import tracing
+from service.pipeline import tracing
 from service.pipeline.processor import Processor
 from service.store import db
 from tests.support import contact, contacts_event, read_topic

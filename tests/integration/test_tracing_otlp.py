@@ -10,8 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
-from service.ops import tracing
-from service.pipeline import trace
+from service.pipeline import trace, tracing
 
 PARENT = trace.parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 
