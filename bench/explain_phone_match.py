@@ -23,7 +23,7 @@ from pathlib import Path
 import asyncpg
 import orjson
 
-from service.ops.embedded import Database
+from service.cli.embedded import Database
 from service.store.contacts import phone_match_query
 from service.store.migrate import migrate
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from service.imports.formats import read_rows
-from service.imports.sources import FetchLimits, SourceSpec, open_source
+from service.imports.sources import open_source
+from service.runtime.egress import FetchLimits, SourceSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 

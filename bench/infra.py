@@ -21,8 +21,8 @@ from pydantic import SecretStr
 from bench import workload
 from service.catalog import store as catalog_store
 from service.catalog.model import Campaign
+from service.cli.embedded import EMBEDDED_TOPICS, Broker, Database, free_port
 from service.config import Settings
-from service.ops.embedded import EMBEDDED_TOPICS, Broker, Database, free_port
 from service.store import db as store_db
 from service.store.migrate import migrate
 

@@ -38,8 +38,8 @@ from aiokafka import AIOKafkaProducer
 
 from bench.infra import Session, Stack
 from bench.service_proc import ServiceProcess, service_settings
+from service.cli.embedded import FETCH_MAX_WAIT_MS
 from service.config import Settings
-from service.ops.embedded import FETCH_MAX_WAIT_MS
 from tests.support import contact, contacts_event
 
 RESULTS = Path(__file__).resolve().parent / "results"

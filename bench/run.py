@@ -31,8 +31,8 @@ from bench import report, scenarios, workload
 from bench.bare import bare_postgres
 from bench.infra import Stack
 from bench.service_proc import SERVICE_SETTINGS_ENV
-from service.ops import logs
-from service.ops.embedded import FETCH_MAX_WAIT_MS
+from service.cli.embedded import FETCH_MAX_WAIT_MS
+from service.runtime import logs
 
 ROOT = Path(__file__).resolve().parent.parent
 MEASUREMENTS = ("bare", "contact", "dialler", "naive", "latency", "growth_small", "growth_large")

@@ -17,9 +17,9 @@ from service.imports.runner import JobRunner
 from service.kafka import clients
 from service.kafka.consumer import ConsumerLoop
 from service.kafka.relay import Relay
-from service.ops.http import HealthServer
 from service.pipeline import tracing
 from service.pipeline.processor import Processor
+from service.runtime.http import HealthServer
 from service.store import db
 from service.store.migrate import migrate
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from service.cli.embedded import Broker, Database, free_port
 from service.config import Settings
-from service.ops.embedded import Broker, Database, free_port
 from service.store import db as store_db
 from service.store.migrate import migrate
 from tests.support import ServiceProcess, make_settings

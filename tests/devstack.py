@@ -26,8 +26,8 @@ from typing import Any
 import orjson
 import psutil
 
+from service.cli.embedded import free_port
 from service.config import Settings
-from service.ops.embedded import free_port
 from tests.support import EMBEDDED_BROKER_TIMING
 
 

@@ -20,8 +20,8 @@ from service.catalog import store as catalog
 from service.catalog.model import Campaign, PhonePolicy
 from service.config import Settings
 from service.dialects.importws_params import PARAMETERS
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest, JobState, job_id
-from service.pipeline.envelope import Envelope
 from service.store import jobs
 from service.store.jobs import Job
 from tests.support import ROOT, cloudevent, read_topic, settings_env

@@ -35,7 +35,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from openpyxl.utils import get_column_letter
 
-from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
+from service.imports.sources import open_source
+from service.runtime.egress import FetchLimits, SourceError, SourceSpec
 
 T = TypeVar("T")
 HOST = "127.0.0.1"

@@ -17,15 +17,15 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 
+from service.cli.embedded import EMBEDDED_TOPICS, FETCH_MAX_WAIT_MS
 from service.config import Settings
-from service.ops.embedded import EMBEDDED_TOPICS, FETCH_MAX_WAIT_MS
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 # timings of the embedded broker (infrastructure): tansu holds every group join for half the session
 # timeout (5 s by default: each service start, each replica joining) and every fetch for its whole
-# max wait, which `make run` shortens likewise (service.ops.embedded.FETCH_MAX_WAIT_MS)
+# max wait, which `make run` shortens likewise (service.cli.embedded.FETCH_MAX_WAIT_MS)
 EMBEDDED_BROKER_TIMING: dict[str, Any] = {
     "kafka_session_timeout_ms": 3000,
     "kafka_heartbeat_interval_ms": 500,

@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from service.catalog.model import Catalog
-from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
+from service.model.envelope import Envelope
 from service.model.erase import EraseRecord
 from service.model.outcome import Outcome
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import load_validator, schema_errors
+from service.model.records import Parsed, Rejected
+from service.schemas import load_validator, schema_errors
 
 NAME = "contact.erase"
 NOT_REPEATED = "does not match schemas/contact.erase.json (the value is not repeated)"

@@ -8,12 +8,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from service.catalog.model import Catalog
-from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, Policy
+from service.model.envelope import Envelope
 from service.model.outcome import Outcome
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator, model_errors, pointer, schema_errors, without_property
+from service.model.records import Parsed, Rejected
+from service.schemas import definition, load_validator, model_errors, pointer, schema_errors, without_property
 
 
 class ContactV1:

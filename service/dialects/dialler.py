@@ -20,14 +20,7 @@ from typing import Any
 
 from service.catalog.model import Campaign, Catalog
 from service.dialects import dialler_native
-from service.dialects.base import (
-    Parsed,
-    Rejected,
-    generated_key,
-    matched_by_phone,
-    parse_datetime,
-    record_scope,
-)
+from service.dialects.base import matched_by_phone, parse_datetime
 from service.dialects.dialler_fields import (
     ACCEPTED,
     CAMPAIGN_ID,
@@ -42,10 +35,11 @@ from service.dialects.dialler_fields import (
 )
 from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, DialListMode, MemberMode, Phone, Policy, WriteMode
+from service.model.envelope import Envelope
 from service.model.localtime import read_local
 from service.model.outcome import Outcome
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import Schema, definition, load_validator, pointer, schema_errors
+from service.model.records import Parsed, Rejected, generated_key, record_scope
+from service.schemas import Schema, definition, load_validator, pointer, schema_errors
 
 WRAPPER_KEYS = ("overwriteDuplicates", "contact")
 MAX_UNKNOWN_WARNINGS = 50

@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from service.catalog.model import Catalog
-from service.dialects.base import Parsed, Rejected, parse_datetime
+from service.dialects.base import parse_datetime
 from service.errors import ErrorDetail
 from service.model.dnc import GLOBAL, DncAction, DncChange
+from service.model.envelope import Envelope
 from service.model.outcome import Outcome
 from service.model.phones import normalise, region_code
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import load_validator, pointer, schema_errors
+from service.model.records import Parsed, Rejected
+from service.schemas import load_validator, pointer, schema_errors
 
 
 class DncV1:

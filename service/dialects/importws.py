@@ -17,11 +17,11 @@ from typing import Any
 
 from service.catalog.model import Catalog
 from service.dialects import importws_file, importws_params, importws_record
-from service.dialects.base import AUTH_FAILED, Login, Parsed, Rejected, record_scope
 from service.errors import ErrorDetail
+from service.model.envelope import Envelope
 from service.model.outcome import Outcome, Status
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator
+from service.model.records import AUTH_FAILED, Login, Parsed, Rejected, record_scope
+from service.schemas import definition, load_validator
 
 SUCCESS = "|Retuen|1|Retuen|Success"
 ACCEPTED = "|Retuen|1|Retuen|{job_id}"  # source=http|ftp: the import job's id (seed 000)

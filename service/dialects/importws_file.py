@@ -25,11 +25,11 @@ from pydantic import SecretStr
 
 from service.catalog.model import Campaign, Catalog
 from service.dialects import importws_params, importws_record
-from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord
 from service.model.job import FileFormat, ImportRequest, Schedule, SourceKind
 from service.model.localtime import read_local
+from service.model.records import Parsed, Rejected
 
 ROW_OPTIONS = importws_params.PARAMETERS[importws_params.PARAMETERS.index("phone_field") :]  # the record options
 KINDS: dict[str, SourceKind] = {"http": "http", "https": "http", "ftp": "ftp", "ftps": "ftp", "sftp": "sftp"}

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from service.errors import ErrorDetail
-from service.pipeline.validate import Schema, schema_errors
+from service.schemas import Schema, schema_errors
 
 EVENT = "EVENT"
 PARAMETERS = (

@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from service.catalog.model import Campaign
-from service.dialects.base import Parsed, Rejected, generated_key, matched_by_phone
+from service.dialects.base import matched_by_phone
 from service.errors import ErrorDetail
 from service.model.contact import ChangePackage, Contact, ContactRecord, DialListMode, Phone, Policy, WriteMode
 from service.model.localtime import LocalTime, read_local
+from service.model.records import Parsed, Rejected, generated_key
 
 PHONE_SEPARATORS = str.maketrans("", "", " -.()\t")
 PRIORITY = re.compile(r"[0-9]{1,7}")

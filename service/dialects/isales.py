@@ -23,13 +23,13 @@ from typing import Any
 
 from service.catalog.model import Campaign, Catalog
 from service.dialects import isales_rules as rules
-from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord, DialListMode, Policy, WriteMode
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest, Schedule
 from service.model.outcome import Outcome, Status
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator, pointer
+from service.model.records import Parsed, Rejected
+from service.schemas import definition, load_validator, pointer
 
 FILE_KEYS = frozenset({"serverId", "filePath", "fileName", "hour", "minute"})
 POLICY = Policy(mode=WriteMode.UPDATE, dial_list=DialListMode.MIRROR)
@@ -49,7 +49,7 @@ _UNKNOWN_TEXT = (
     "not a column of the outbound call data template (sessionId, called, caller, callData, customField, "
     "recycleTime); its value is not imported"
 )
-# Answers to a file-import request refused when it arrives (service/imports/admission.py), in the seed's codes
+# Answers to a file-import request refused when it arrives (service/pipeline/admission.py), in the seed's codes
 ARRIVAL_CODES = {
     "import.server_not_found": rules.WRONG_VALUE,
     "source.forbidden_address": rules.GENERIC,

@@ -23,7 +23,7 @@ from service.errors import ErrorDetail
 from service.model.contact import Contact, Phone
 from service.model.job import FileFormat
 from service.model.localtime import LocalTime, read_local
-from service.pipeline.validate import Schema, pointer
+from service.schemas import Schema, pointer
 
 SUCCESS = "0200000"
 GENERIC = "0200001"

@@ -16,13 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from service.catalog.model import Campaign, Catalog
-from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import Contact, ContactRecord, DialListMode, MemberMode, Policy, WriteMode
+from service.model.envelope import Envelope
 from service.model.localtime import UTC_ZONE, LocalTime, read_local
 from service.model.outcome import Outcome, Status
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator, pointer, schema_errors, without_property
+from service.model.records import Parsed, Rejected
+from service.schemas import definition, load_validator, pointer, schema_errors, without_property
 
 MY_RECORD = "MY_RECORD"
 CALL_NO_SOONER_THAN = "CALL_NO_SOONER_THAN"

@@ -20,24 +20,28 @@ import orjson
 import structlog
 from pydantic import SecretStr
 
-from service import failpoints, metrics
 from service.catalog.model import Catalog
 from service.config import Settings
-from service.dialects.base import Dialect, FileImports, Parsed, RowReader
+from service.dialects.base import Dialect, FileImports, RowReader
 from service.errors import ErrorDetail, TransientError
-from service.imports.formats import FormatError, Row, blank, formula_like, read_rows
-from service.imports.secrets import SealError, unseal
-from service.imports.servers import get_file_server
-from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
+from service.imports.formats import formula_like, read_rows
+from service.imports.rows import FormatError, Row, blank
+from service.imports.sources import open_source
+from service.model import trace
 from service.model.contact import ContactRecord
+from service.model.envelope import Envelope
 from service.model.job import FileFormat, JobState, SourceKind
 from service.model.outcome import Status
-from service.pipeline import job_events, outcomes, trace
-from service.pipeline.envelope import Envelope
+from service.model.records import Parsed
+from service.pipeline import job_events, outcomes
 from service.pipeline.nul import reject_nul
 from service.pipeline.processor import apply_guarded, refine, settle
+from service.runtime import failpoints, metrics
+from service.runtime.egress import FetchLimits, SourceError, SourceSpec
+from service.sealing import SealError, unseal
 from service.store import jobs, keylocks, outbox
 from service.store.db import is_conflict, translated
+from service.store.file_servers import get_file_server
 from service.store.jobs import Job
 
 log = structlog.get_logger(__name__)

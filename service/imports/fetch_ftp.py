@@ -11,17 +11,8 @@ from contextlib import asynccontextmanager, suppress
 
 import aioftp
 
-from service.imports.sources import (
-    CHUNK_BYTES,
-    Budget,
-    FetchLimits,
-    SourceError,
-    SourceSpec,
-    check_size,
-    redacted,
-    resolve,
-    translated,
-)
+from service.imports.sources import CHUNK_BYTES, check_size, translated
+from service.runtime.egress import Budget, FetchLimits, SourceError, SourceSpec, redacted, resolve
 
 _ERRORS: dict[type[BaseException], str] = {
     aioftp.AIOFTPException: "source.unreachable",

@@ -8,18 +8,8 @@ from contextlib import asynccontextmanager
 
 import httpx
 
-from service.imports.sources import (
-    CHUNK_BYTES,
-    Budget,
-    FetchLimits,
-    SourceError,
-    SourceSpec,
-    Target,
-    check_size,
-    redacted,
-    resolve,
-    translated,
-)
+from service.imports.sources import CHUNK_BYTES, check_size, translated
+from service.runtime.egress import Budget, FetchLimits, SourceError, SourceSpec, Target, redacted, resolve
 
 MAX_REDIRECTS = 5
 _ERRORS: dict[type[BaseException], str] = {

@@ -19,13 +19,12 @@ import csv
 import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 import charset_normalizer
 
-from service.errors import ServiceError
+from service.imports.rows import FormatError, Row, blank
 
 SAMPLE_BYTES = 64 * 1024
 MAX_RECORD_CHARS = 16 * 1024 * 1024  # one record (all its lines) may not be longer
@@ -45,30 +44,9 @@ _NUMERIC = re.compile(r"[+\-]?[0-9][0-9 ().,/+\-]*")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
-    number: int  # 1-based physical record number in the file (the header is record 1)
-    cells: list[str]
-
-
-class FormatError(ServiceError):
-    """The file cannot be read further; ``row_number`` is the record where reading stopped, if known."""
-
-    def __init__(self, code: str, message: str, row_number: int | None) -> None:
-        where = f" (record {row_number})" if row_number is not None else ""
-        super().__init__(f"{code}: {message}{where}")
-        self.code = code
-        self.message = message
-        self.row_number = row_number
-
-
 def formula_like(cell: str) -> bool:
     """Would a spreadsheet treat this cell as a formula (=, +, -, @, tab, CR first)? Plain numbers are not."""
     return cell.startswith(_FORMULA_START) and not _NUMERIC.fullmatch(cell)
-
-
-def blank(cells: list[str]) -> bool:
-    return not any(c.strip() for c in cells)
 
 
 async def read_rows(

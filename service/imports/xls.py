@@ -20,7 +20,7 @@ import xlrd
 from xlrd.book import Book
 from xlrd.sheet import Sheet
 
-from service.imports.formats import FormatError, Row, blank
+from service.imports.rows import FormatError, Row, blank
 from service.imports.spool import spooled
 from service.imports.xlsx import BATCH_ROWS, cell_text
 

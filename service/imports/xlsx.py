@@ -24,7 +24,7 @@ from xml.etree.ElementTree import ParseError
 
 from openpyxl import Workbook
 
-from service.imports.formats import FormatError, Row, blank
+from service.imports.rows import FormatError, Row, blank
 from service.imports.spool import spooled
 from service.imports.xlsx_strings import SpooledStrings, SpoolingReader
 

@@ -18,13 +18,13 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError, NoOffsetForPartitionError, OffsetOutOfRangeError
 
-from service import metrics
 from service.catalog.cache import CatalogCache
 from service.config import Settings
 from service.errors import FencedError, TransientError
 from service.kafka import positions
 from service.kafka.relay import Relay
 from service.pipeline.processor import Processor
+from service.runtime import metrics
 from service.store import offsets
 from service.store.db import translated
 

@@ -18,8 +18,8 @@ import orjson
 import structlog
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
 
-from service import metrics
 from service.pipeline.outcomes import RESULT_TYPE
+from service.runtime import metrics
 from service.store.outbox import Pending
 
 log = structlog.get_logger(__name__)

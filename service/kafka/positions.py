@@ -10,7 +10,7 @@ from __future__ import annotations
 import structlog
 from aiokafka import TopicPartition
 
-from service import metrics
+from service.runtime import metrics
 
 log = structlog.get_logger(__name__)
 

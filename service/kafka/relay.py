@@ -16,13 +16,13 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from service import failpoints, metrics
 from service.config import Settings
 from service.errors import TransientError
 from service.kafka import fitting
 from service.kafka.publish import RoundResult as PublishResult
 from service.kafka.publish import describe, publish
 from service.pipeline import tracing
+from service.runtime import failpoints, metrics
 from service.store import events, logins, outbox, parked
 from service.store.db import translated
 

@@ -24,11 +24,11 @@ import asyncpg
 
 from service.catalog.model import Catalog
 from service.config import Settings
-from service.dialects.base import AUTH_FAILED, Login, Parsed, Rejected
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord
 from service.model.dnc import GLOBAL
 from service.model.job import ImportRequest
+from service.model.records import AUTH_FAILED, Login, Parsed, Rejected
 from service.store import logins
 
 GLOBAL_DNC = ErrorDetail(

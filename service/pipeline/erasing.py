@@ -10,10 +10,10 @@ import asyncpg
 import structlog
 
 from service.config import Settings
-from service.dialects.base import Parsed
 from service.dialects.contact_erase import NAME
+from service.model.envelope import Envelope, Message
 from service.model.erase import EraseRecord
-from service.pipeline.envelope import Envelope, Message
+from service.model.records import Parsed
 from service.store import erasure, scrub
 from service.store.erasure import Erased
 from service.store.outbox import OutMessage

@@ -9,11 +9,11 @@ import orjson
 
 from service.config import Settings
 from service.errors import ErrorDetail
-from service.imports import admission, sources
-from service.imports.secrets import SealError, seal
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest, job_id
-from service.pipeline import job_events, tracing
-from service.pipeline.envelope import Envelope
+from service.pipeline import admission, job_events, tracing
+from service.runtime import egress
+from service.sealing import SealError, seal
 from service.store import jobs
 from service.store.jobs import Job
 from service.store.outbox import OutMessage
@@ -54,8 +54,8 @@ async def precheck(settings: Settings, req: ImportRequest) -> ErrorDetail | None
     address); ``None`` otherwise. Runs before the transaction: a slow name lookup holds no lock."""
     if req.url is None:
         return None
-    limits = sources.FetchLimits.from_settings(settings)
-    refused = await sources.precheck(req.url, limits, settings.import_request_check_s)
+    limits = egress.FetchLimits.from_settings(settings)
+    refused = await egress.precheck(req.url, limits, settings.import_request_check_s)
     return None if refused is None else ErrorDetail(refused.code, req.url_pointer, refused.message)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 import orjson
 
-from service.pipeline import trace
+from service.model import trace
 from service.pipeline.outcomes import EVENT_SOURCE, STRUCTURED, now_iso
 from service.store.jobs import Job
 from service.store.outbox import OutMessage

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from service.dialects.base import Parsed
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord
+from service.model.records import Parsed
 from service.pipeline.access import reject
-from service.pipeline.validate import nul_pointer, pointer
+from service.schemas import nul_pointer, pointer
 
 NUL_BYTE = "input.nul_byte"
 

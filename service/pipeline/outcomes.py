@@ -11,13 +11,15 @@ from typing import Any
 import orjson
 import structlog
 
-from service.dialects.base import Dialect, Parsed, Rejected
+from service.dialects.base import Dialect
 from service.errors import UndecodableMessage
+from service.model import trace
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
-from service.pipeline import trace, tracing
-from service.pipeline.envelope import Envelope
-from service.pipeline.trace import TraceContext
+from service.model.records import Parsed, Rejected
+from service.model.trace import TraceContext
+from service.pipeline import tracing
 from service.store.contacts import Applied
 from service.store.dnc import DncApplied
 from service.store.erasure import Erased

@@ -25,10 +25,10 @@ from dataclasses import replace
 from enum import StrEnum
 
 from service.catalog.model import Catalog, PhonePolicy
-from service.dialects.base import Parsed
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord, Phone
 from service.model.phones import normalise, region_code
+from service.model.records import Parsed
 from service.pipeline.access import reject
 
 INVALID = "phone.invalid"

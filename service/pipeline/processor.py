@@ -15,18 +15,19 @@ from typing import Any
 import asyncpg
 import structlog
 
-from service import failpoints, metrics
 from service.catalog.model import Catalog
 from service.config import Settings
-from service.dialects.base import Parsed, Rejected
 from service.dialects.registry import Registry
 from service.errors import ErrorDetail, UndecodableMessage
+from service.model import trace
 from service.model.contact import ContactRecord
+from service.model.envelope import Envelope, Message, decode
 from service.model.job import ImportRequest
-from service.pipeline import access, erasing, intake, outcomes, trace, tracing
-from service.pipeline.envelope import Envelope, Message, decode
+from service.model.records import Parsed, Rejected
+from service.pipeline import access, erasing, intake, outcomes, tracing
 from service.pipeline.nul import may_hold_nul, reject_nul
 from service.pipeline.phones import normalise_all
+from service.runtime import failpoints, metrics
 from service.store import contacts, dnc, events, keylocks, offsets, outbox
 from service.store.contacts import Applied
 from service.store.db import translated

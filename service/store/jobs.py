@@ -8,8 +8,8 @@ from typing import Any
 
 import asyncpg
 
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest, JobState
-from service.pipeline.envelope import Envelope
 
 _COLUMNS = (
     "id, tenant, dialect, campaign, state, due_at, source_kind, source_url, source_secret, server_id, file_path,"

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 import asyncpg
 import structlog
 
-from service.dialects.base import Login
+from service.model.records import Login
 
 log = structlog.get_logger(__name__)
 

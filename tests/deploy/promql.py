@@ -1,5 +1,5 @@
 """Just enough PromQL reading to list the metric names, labels and functions an expression uses,
-and the series the service's registry exposes (``service.metrics.REGISTRY``)."""
+and the series the service's registry exposes (``service.runtime.metrics.REGISTRY``)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client.metrics import MetricWrapperBase
 
-import service.metrics
-from service.metrics import REGISTRY
+import service.runtime.metrics
+from service.runtime.metrics import REGISTRY
 
 # Labels Prometheus adds to every scraped series (target labels), in compose and Kubernetes.
 TARGET_LABELS = frozenset({"job", "instance", "namespace", "pod", "container", "service", "endpoint"})
@@ -87,7 +87,7 @@ def _series_names(family: str, kind: str) -> list[str]:
 def exposed_series() -> dict[str, frozenset[str]]:
     """Every series name the service exposes on /metrics, with the labels it may carry."""
     labels_of: dict[str, frozenset[str]] = {}
-    for obj in vars(service.metrics).values():
+    for obj in vars(service.runtime.metrics).values():
         if isinstance(obj, MetricWrapperBase):
             names = frozenset(getattr(obj, "_labelnames", ()))
             for family in obj.describe():
@@ -107,7 +107,7 @@ def problems(expr: str, series: dict[str, frozenset[str]], extra_labels: frozens
     unknown_functions = parsed.functions - FUNCTIONS - {"label_values", "query_result"}
     found += [f"unknown function {f}()" for f in sorted(unknown_functions)]
     unknown_metrics = parsed.metrics - series.keys()
-    found += [f"metric {m} is not exposed by service.metrics" for m in sorted(unknown_metrics)]
+    found += [f"metric {m} is not exposed by service.runtime.metrics" for m in sorted(unknown_metrics)]
     allowed = set(TARGET_LABELS | extra_labels | {"__name__"})
     for metric in parsed.metrics & series.keys():
         allowed |= series[metric]

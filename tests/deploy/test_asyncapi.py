@@ -22,11 +22,11 @@ from service.config import Settings
 from service.dialects import default_registry
 from service.errors import UndecodableMessage
 from service.kafka import fitting
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest, JobState
 from service.model.outcome import ErrorModel, Outcome, Source, Status, outcome_id
+from service.model.trace import TraceContext
 from service.pipeline import job_events, outcomes
-from service.pipeline.envelope import Envelope
-from service.pipeline.trace import TraceContext
 from service.store.outbox import OutMessage, Pending
 from tests.deploy.asyncapi_schema import ASYNCAPI_3_0_0
 from tests.deploy.common import REPO, SCHEMAS, load_yaml

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from service.cli import main as cli_main
+from service.cli.main import main as cli_main
 from tests.deploy import dockerfile
 from tests.deploy.common import DEPLOY, REPO, load_yaml, require_tool, run_tool, settings_env_names, settings_from
 

@@ -1,5 +1,5 @@
 """The Grafana dashboard: valid JSON, well-formed panels, and PromQL that only uses metrics and labels
-the service exposes (service.metrics.REGISTRY). The compose provisioning loads it."""
+the service exposes (service.runtime.metrics.REGISTRY). The compose provisioning loads it."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def test_every_exported_metric_is_on_the_dashboard(dashboard: dict[str, Any]) ->
         if name not in promql.BUILTIN_SERIES and not name.endswith(("_created", "_sum", "_count"))
     }
     missing = {name.removesuffix("_bucket") for name in exported} - families
-    assert not missing, f"metrics of service/metrics.py no panel shows: {sorted(missing)}"
+    assert not missing, f"metrics of service/runtime/metrics.py no panel shows: {sorted(missing)}"
 
 
 def _field_configs(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:

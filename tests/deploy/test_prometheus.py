@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from prometheus_client import generate_latest
 
-from service.metrics import JOB_STATES, REGISTRY
 from service.model.job import FINAL_STATES
+from service.runtime.metrics import JOB_STATES, REGISTRY
 from tests.deploy import promql
 from tests.deploy.common import DEPLOY, REPO, load_yaml, require_tool, run_tool
 

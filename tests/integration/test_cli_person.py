@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from service.cli import parser
+from service.cli.main import parser
 from service.config import Settings
 from tests.support import ROOT, ServiceProcess, read_topic, settings_env
 

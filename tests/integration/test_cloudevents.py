@@ -11,7 +11,7 @@ import asyncpg
 import orjson
 from cloudevents.core.bindings.kafka import KafkaMessage, from_binary_event, from_structured_event
 
-from service.ops.deadletters import original_headers
+from service.cli.deadletters import original_headers
 from service.pipeline.job_events import JOB_EVENT_TYPE
 from service.pipeline.outcomes import DEAD_LETTER_TYPE, RESULT_TYPE
 from tests.jobs import customer_rows, importws_file, job_settings, setup_importws

@@ -8,8 +8,8 @@ from collections.abc import Callable
 
 import orjson
 
+from service.cli.deadletters import replay
 from service.config import Settings
-from service.ops.deadletters import replay
 from tests.support import ROOT, ServiceProcess, cloudevent, contact, contacts_event, outcomes, produce, read_topic
 from tests.support import settings_env as env_of
 

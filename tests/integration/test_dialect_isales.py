@@ -15,9 +15,9 @@ from pydantic import SecretStr
 
 from service.catalog import store as catalog
 from service.catalog.model import Campaign
+from service.cli.embedded import free_port
 from service.config import Settings
-from service.imports.servers import FileServer, add_file_server
-from service.ops.embedded import free_port
+from service.store.file_servers import FileServer, add_file_server
 from tests.jobs import job_settings
 from tests.support import ServiceProcess, cloudevent, outcomes, produce
 

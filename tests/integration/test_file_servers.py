@@ -13,8 +13,8 @@ from pydantic import SecretStr
 
 from service.catalog import store
 from service.config import Settings
-from service.imports.secrets import new_key, seal, unseal
-from service.imports.servers import get_file_server
+from service.sealing import new_key, seal, unseal
+from service.store.file_servers import get_file_server
 from tests.servers import fetch_bytes, sftp_server
 from tests.support import ROOT
 

@@ -22,8 +22,8 @@ from pydantic import SecretStr
 from service.catalog import store as catalog
 from service.catalog.model import Campaign
 from service.config import Settings
-from service.imports.servers import FileServer, add_file_server
 from service.model.job import JobState, job_id
+from service.store.file_servers import FileServer, add_file_server
 from tests.jobs import wait_job
 from tests.servers import sftp_server, write_xls, write_xlsx
 from tests.support import ServiceProcess, cloudevent, outcomes, produce

@@ -19,9 +19,9 @@ from service.catalog import store as catalog
 from service.catalog.model import Campaign
 from service.config import Settings
 from service.dialects.isales_rules import SEED_TEXT
-from service.imports.servers import FileServer, add_file_server
 from service.model.job import JobState, Schedule, job_id
 from service.store import jobs
+from service.store.file_servers import FileServer, add_file_server
 from tests.jobs import job_events, job_settings, wait_job
 from tests.servers import sftp_server, write_csv, write_xlsx
 from tests.support import ServiceProcess, cloudevent, outcomes, produce

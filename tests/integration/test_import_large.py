@@ -15,8 +15,8 @@ from pydantic import SecretStr
 from service.catalog import store as catalog
 from service.catalog.model import Campaign
 from service.config import Settings
-from service.imports.servers import FileServer, add_file_server
 from service.model.job import JobState, job_id
+from service.store.file_servers import FileServer, add_file_server
 from tests.jobs import TENANT, customer_rows, importws_file, job_events, job_settings, setup_importws, wait_job
 from tests.servers import http_server, sftp_server, write_csv
 from tests.support import ServiceProcess, cloudevent, produce

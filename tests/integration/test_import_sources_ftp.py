@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from service.imports.sources import FetchLimits, SourceSpec
+from service.runtime.egress import FetchLimits, SourceSpec
 from tests.servers import Served, fetch_bytes, fetch_error, ftp_server
 
 

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from service.imports.sources import FetchLimits, SourceError, SourceSpec, open_source
+from service.imports.sources import open_source
+from service.runtime.egress import FetchLimits, SourceError, SourceSpec
 from tests.servers import LOOPBACK, Served, Tls, fetch_bytes, fetch_chunks, fetch_error, http_server, make_tls
 
 # As if 127.0.0.1 were a public server: every other private address stays refused.
@@ -126,7 +127,7 @@ async def test_a_slow_server_runs_out_of_time(web: Served) -> None:
 
 
 async def test_an_unreachable_server(web: Served) -> None:
-    from service.ops.embedded import free_port
+    from service.cli.embedded import free_port
 
     err = await fetch_error(http(f"http://127.0.0.1:{free_port()}/x.csv"))
     assert err.code == "source.unreachable"

@@ -10,7 +10,7 @@ import asyncssh
 import pytest
 from pydantic import SecretStr
 
-from service.imports.sources import FetchLimits, SourceSpec
+from service.runtime.egress import FetchLimits, SourceSpec
 from tests.servers import Served, fetch_bytes, fetch_error, sftp_server
 
 

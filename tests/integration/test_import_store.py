@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest, JobState
-from service.pipeline.envelope import Envelope
 from service.store import db, jobs
 from service.store.jobs import Job
 

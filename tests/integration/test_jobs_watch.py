@@ -18,8 +18,8 @@ import asyncpg
 import orjson
 
 from service.config import Settings
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest, JobState, job_id
-from service.pipeline.envelope import Envelope
 from service.store import jobs
 from tests.jobs import TENANT, cli, customer_rows, importws_file, job_settings, setup_importws, wait_job
 from tests.servers import http_server, write_csv

@@ -20,8 +20,8 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import SecretStr
 
+from service.cli.embedded import Broker, free_port
 from service.config import Settings
-from service.ops.embedded import Broker, free_port
 from tests.certs import Pki, make_pki
 from tests.kafka_proxy import KafkaProxy
 from tests.support import ServiceProcess, contact, contacts_event, outcomes, produce

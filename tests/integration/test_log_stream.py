@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 
+from service.cli.embedded import Broker, free_port
 from service.config import Settings
-from service.ops.embedded import Broker, free_port
 from tests.support import ServiceProcess, contact, contacts_event, outcomes, produce
 
 NAME, PHONE, EMAIL = "Xylo Quarnby", "+4930555123987", "xylo.quarnby@example.org"

@@ -19,8 +19,8 @@ import pytest
 
 from service.catalog import store as catalog
 from service.catalog.model import Campaign
+from service.cli.embedded import free_port, wait_port
 from service.config import Settings
-from service.ops.embedded import free_port, wait_port
 from tests.integration.test_operations import http_get
 from tests.support import ServiceProcess, cloudevent, outcomes, produce
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from service.cli.embedded import Broker, free_port
 from service.config import Settings
-from service.ops.embedded import Broker, free_port
 from tests.integration.test_operations import http_get, sample
 from tests.log_start_proxy import LogStartProxy
 from tests.support import ServiceProcess, contact, contacts_event, outcomes, produce

@@ -8,10 +8,10 @@ import sys
 
 import orjson
 
-from service import metrics
 from service.config import Settings
 from service.kafka import clients
 from service.kafka.relay import Relay
+from service.runtime import metrics
 from service.store import db as store_db
 from service.store import outbox
 from service.store.outbox import OutMessage

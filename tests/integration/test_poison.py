@@ -17,9 +17,9 @@ import asyncpg
 import orjson
 from aiokafka import AIOKafkaProducer
 
+from service.cli.deadletters import replay
 from service.config import Settings
 from service.kafka.fitting import wire_size
-from service.ops.deadletters import replay
 from tests.integration.test_operations import http_get
 from tests.support import ServiceProcess, contact, contacts_event, outcomes, read_topic
 

@@ -16,8 +16,8 @@ import orjson
 from service.catalog import store as catalog
 from service.catalog.model import Campaign
 from service.config import Settings
-from service.imports.servers import FileServer, add_file_server
 from service.model.job import job_id
+from service.store.file_servers import FileServer, add_file_server
 from tests.jobs import job_settings
 from tests.support import ServiceProcess, cloudevent, contact, contacts_event, outcomes, produce, run_cli
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from service.catalog.model import Catalog
 from service.config import Settings
-from service.dialects.base import Parsed, Rejected
 from service.model.dnc import GLOBAL, DncChange
+from service.model.records import Parsed, Rejected
 from service.pipeline import access
 from service.store.logins import _one, _Row
 from tests.unit.test_contact_v1 import ADAPTER, _data, _env

@@ -12,10 +12,10 @@ from hypothesis_jsonschema import from_schema
 
 from service.catalog.model import Catalog
 from service.config import REPO_SCHEMAS
-from service.dialects.base import Rejected
 from service.dialects.contact_v1 import ContactV1
 from service.model.contact import ContactRecord, WriteMode
-from service.pipeline.envelope import Envelope
+from service.model.envelope import Envelope
+from service.model.records import Rejected
 
 ADAPTER = ContactV1(REPO_SCHEMAS)
 

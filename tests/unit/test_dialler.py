@@ -14,14 +14,14 @@ from hypothesis_jsonschema import from_schema
 
 from service.catalog.model import Campaign, Catalog
 from service.config import REPO_SCHEMAS
-from service.dialects.base import Parsed, Rejected, generated_key
 from service.dialects.dialler import Dialler
 from service.dialects.dialler_fields import ACCEPTED, CONTACT_FIELDS, INVALID_FLAGS, PHONES, STATE_FIELDS
 from service.model.contact import ContactRecord, DialListMode, MatchOn, MatchPolicy, MemberMode, WriteMode
+from service.model.envelope import Envelope
 from service.model.outcome import ErrorModel, Outcome, Source, Status
-from service.pipeline.envelope import Envelope
+from service.model.records import Parsed, Rejected, generated_key
 from service.pipeline.phones import normalise_all
-from service.pipeline.validate import load_validator, pointer
+from service.schemas import load_validator, pointer
 from service.store import contacts
 from tests.support import ROOT
 

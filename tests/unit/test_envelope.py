@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from service.errors import UndecodableMessage
-from service.pipeline.envelope import Envelope, decode
+from service.model.envelope import Envelope, decode
 
 KNOWN = {"contact.v1": "contact.v1", "importws": "importws"}
 

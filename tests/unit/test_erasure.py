@@ -11,11 +11,11 @@ from jsonschema import Draft202012Validator
 
 from service.catalog.model import Catalog
 from service.config import REPO_SCHEMAS, Settings
-from service.dialects.base import Parsed, Rejected
 from service.dialects.contact_erase import NOT_REPEATED, ContactErase
+from service.model.envelope import Envelope
 from service.model.erase import EraseRecord, hashed
+from service.model.records import Parsed, Rejected
 from service.pipeline import access, erasing, outcomes
-from service.pipeline.envelope import Envelope
 from service.store import scrub
 from service.store.erasure import Erased
 

@@ -17,10 +17,10 @@ from service.catalog import passwords
 from service.catalog.model import Campaign, Catalog, User
 from service.config import REPO_SCHEMAS, Settings
 from service.dialects import default_registry
-from service.dialects.base import Parsed, Rejected
 from service.errors import ErrorDetail, UndecodableMessage
 from service.model.contact import ContactRecord
-from service.pipeline.envelope import Envelope, decode
+from service.model.envelope import Envelope, decode
+from service.model.records import Parsed, Rejected
 from service.pipeline.nul import reject_nul as _reject_nul
 from service.pipeline.processor import Processor
 

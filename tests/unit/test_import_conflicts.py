@@ -12,11 +12,11 @@ import pytest
 from service.catalog.model import Catalog
 from service.config import Settings
 from service.dialects import default_registry
-from service.dialects.base import Parsed, Rejected
 from service.errors import TransientError
 from service.imports.execution import CONFLICT_TRIES, JobExecution
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest
-from service.pipeline.envelope import Envelope
+from service.model.records import Parsed, Rejected
 from service.store.db import is_conflict, translated
 from tests.jobs import job_for
 

@@ -7,7 +7,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from service.imports.formats import FormatError, Row, formula_like, read_rows, sniff_delimiter
+from service.imports.formats import formula_like, read_rows, sniff_delimiter
+from service.imports.rows import FormatError, Row
 
 
 async def chunked(data: bytes, size: int = 7) -> AsyncIterator[bytes]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import SecretStr
 
-from service.imports.servers import FileServer
-from service.imports.sources import SourceError
+from service.runtime.egress import SourceError
+from service.store.file_servers import FileServer
 
 SERVER = FileServer("acme", "srv1", "files.example.com", 2222, "isales", "/data/outbound")
 

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from service.config import Settings
-from service.imports.sources import FetchLimits, SourceSpec, redacted
+from service.runtime.egress import FetchLimits, SourceSpec, redacted
 
 CLOSED = FetchLimits(1000, 5, allow_private_networks=False)
 

@@ -8,7 +8,7 @@ import pytest
 from pydantic import SecretStr
 
 from service.config import Settings
-from service.imports.secrets import SealError, dev_key, new_key, seal, unseal
+from service.sealing import SealError, dev_key, new_key, seal, unseal
 
 
 def keyed(key: str | None) -> Settings:

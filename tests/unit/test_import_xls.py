@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import xlwt
 
-from service.imports.formats import FormatError, Row, read_rows
+from service.imports.formats import read_rows
+from service.imports.rows import FormatError, Row
 from tests.servers import write_xls, write_xlsx
 
 SEED_HEADER = [  # Table 1 of seed 003, cell by cell

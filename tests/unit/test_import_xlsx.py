@@ -11,7 +11,8 @@ from typing import Any
 import openpyxl
 import pytest
 
-from service.imports.formats import FormatError, Row, formula_like, read_rows
+from service.imports.formats import formula_like, read_rows
+from service.imports.rows import FormatError, Row
 from service.imports.xlsx_strings import SpooledStrings
 from tests.servers import write_xlsx, write_xlsx_shared
 

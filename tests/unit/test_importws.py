@@ -21,16 +21,16 @@ from service.catalog import passwords
 from service.catalog.model import Campaign, Catalog, StatusDef, User
 from service.config import REPO_SCHEMAS
 from service.dialects import default_registry
-from service.dialects.base import Parsed, Rejected
 from service.dialects.importws import ImportWS
 from service.dialects.importws_params import PARAMETERS, canonical, decode_query
 from service.errors import ErrorDetail
 from service.model.contact import ChangePackage, ContactRecord, DialListMode, MatchOn, MatchPolicy, Phone, WriteMode
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest
 from service.model.outcome import Outcome, Source, Status
+from service.model.records import Parsed, Rejected
 from service.pipeline import outcomes
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator, schema_errors
+from service.schemas import definition, load_validator, schema_errors
 from service.store.contacts import Applied
 from tests.jobs import job_for as _job
 

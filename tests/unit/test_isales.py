@@ -16,15 +16,15 @@ from hypothesis_jsonschema import from_schema
 from service.catalog.model import Campaign, Catalog
 from service.config import REPO_SCHEMAS
 from service.dialects import isales_rules as rules
-from service.dialects.base import Parsed, Rejected
 from service.dialects.isales import ISales
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord, DialListMode, WriteMode
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest, job_id
 from service.model.outcome import Outcome, Status
+from service.model.records import Parsed, Rejected
 from service.pipeline import outcomes
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import definition, load_validator
+from service.schemas import definition, load_validator
 from service.store.contacts import Applied
 from tests.jobs import job_for
 

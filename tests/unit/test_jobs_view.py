@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 from rich.console import Console
 
-from service.imports import jobs_view
+from service.cli import jobs_view
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest, JobState
-from service.pipeline.envelope import Envelope
 from service.store.jobs import Job
 from tests.jobs import job_for
 

@@ -7,9 +7,9 @@ import pytest
 from phonenumbers import timezone as pn_timezone
 
 from service.catalog.model import Campaign, Catalog, PhonePolicy
-from service.dialects.base import Parsed, Rejected
 from service.model.contact import Contact, ContactRecord, Phone
 from service.model.phones import normalise, region_code
+from service.model.records import Parsed, Rejected
 from service.pipeline.phones import normalise_all
 
 

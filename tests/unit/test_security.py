@@ -13,18 +13,18 @@ import structlog
 from pydantic import SecretStr
 
 from service.catalog.model import Catalog
+from service.cli.deadletters import original_headers
 from service.config import REPO_SCHEMAS, Settings
 from service.dialects import default_registry
-from service.dialects.base import Parsed, Rejected
 from service.errors import UndecodableMessage
 from service.model.contact import ContactRecord
-from service.ops import logs
-from service.ops.deadletters import original_headers
+from service.model.envelope import MAX_DEPTH, decode
+from service.model.records import Parsed, Rejected
 from service.pipeline import outcomes
-from service.pipeline.envelope import MAX_DEPTH, decode
 from service.pipeline.nul import reject_nul as _reject_nul
 from service.pipeline.processor import Processor
-from service.pipeline.validate import nul_pointer, too_deep
+from service.runtime import logs
+from service.schemas import nul_pointer, too_deep
 from tests.certs import make_pki
 from tests.unit.test_contact_v1 import _data, _env
 from tests.unit.test_isales import CATALOG as ISALES_CATALOG

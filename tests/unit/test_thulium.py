@@ -16,15 +16,15 @@ from hypothesis_jsonschema import from_schema
 
 from service.catalog.model import Campaign, Catalog, StatusDef
 from service.config import REPO_SCHEMAS
-from service.dialects.base import Parsed, Rejected
 from service.dialects.thulium import Thulium
 from service.errors import ErrorDetail
 from service.model.contact import ContactRecord, DialListMode, MemberMode, WriteMode
+from service.model.envelope import Envelope
 from service.model.job import ImportRequest
 from service.model.outcome import Outcome, Status
+from service.model.records import Parsed, Rejected
 from service.pipeline import outcomes
-from service.pipeline.envelope import Envelope
-from service.pipeline.validate import load_validator
+from service.schemas import load_validator
 from service.store.contacts import NOT_FOUND, Applied
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "thulium"

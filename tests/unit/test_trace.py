@@ -6,9 +6,10 @@ import orjson
 import pytest
 
 from service.errors import UndecodableMessage
-from service.pipeline import outcomes, trace
-from service.pipeline.envelope import decode
-from service.pipeline.trace import TraceContext
+from service.model import trace
+from service.model.envelope import decode
+from service.model.trace import TraceContext
+from service.pipeline import outcomes
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN_ID = "00f067aa0ba902b7"

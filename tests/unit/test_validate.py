@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from hypothesis_jsonschema import from_schema
 
 from service.config import REPO_SCHEMAS
-from service.pipeline.validate import Schema, definition, load_validator, schema_errors, without_property
+from service.schemas import Schema, definition, load_validator, schema_errors, without_property
 
 DIALECT_SCHEMAS = sorted(p.stem for p in REPO_SCHEMAS.glob("*.json") if p.stem != "outcome.v1")
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))

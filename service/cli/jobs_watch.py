@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from service.imports import jobs_view
+from service.cli import jobs_view
 from service.model.job import FINAL_STATES, JobState
 from service.store.jobs import Job
 

@@ -18,9 +18,9 @@ from typing import Any, Protocol
 import orjson
 
 from service.errors import UndecodableMessage
-from service.pipeline import trace
-from service.pipeline.trace import TraceContext
-from service.pipeline.validate import too_deep
+from service.model import trace
+from service.model.trace import TraceContext
+from service.schemas import too_deep
 
 
 class Message(Protocol):

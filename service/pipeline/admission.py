@@ -3,7 +3,7 @@
 A request naming a file server (the iSales ``serverId``) is refused at once when no such server is
 registered for the tenant (``import.server_not_found``), or when the server's host is on an address
 or behind a scheme the fetch would refuse (``source.forbidden_address``, ``source.scheme_not_allowed``:
-the same checks as ``sources.resolve``). The lookup runs in the consuming transaction: a host name is
+the same checks as ``egress.resolve``). The lookup runs in the consuming transaction: a host name is
 resolved within ``ARRIVAL_TIMEOUT_S``; a name that cannot be resolved now is left to the job, which
 tries again when it runs. Every other failure (login, missing file, content) is the job's.
 """
@@ -14,9 +14,9 @@ import asyncpg
 
 from service.config import Settings
 from service.errors import ErrorDetail
-from service.imports.servers import file_server_address
-from service.imports.sources import Budget, FetchLimits, SourceError, resolve
 from service.model.job import ImportRequest
+from service.runtime.egress import Budget, FetchLimits, SourceError, resolve
+from service.store.file_servers import file_server_address
 
 ARRIVAL_TIMEOUT_S = 5.0
 REFUSED = frozenset({"source.forbidden_address", "source.scheme_not_allowed"})

@@ -6,11 +6,11 @@ import argparse
 
 from pydantic import SecretStr
 
+from service.cli.console import CliError, add_json_flag, add_secret_flags, confirm, print_rows, read_secret
 from service.config import Settings
-from service.imports import servers
-from service.imports.secrets import SealError, new_key
-from service.ops.cli_io import CliError, add_json_flag, add_secret_flags, confirm, print_rows, read_secret
+from service.sealing import SealError, new_key
 from service.store import db
+from service.store import file_servers as servers
 
 COMMANDS = {"file-server", "secret-key"}
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from service.catalog import cli_commands
 from service.catalog.model import PhonePolicy
+from service.cli import catalog_commands as cli_commands
+from service.cli.console import add_json_flag, add_secret_flags
 from service.config import Settings
 from service.model.contact import MatchOn, MatchScope
-from service.ops.cli_io import add_json_flag, add_secret_flags
 from service.store import db
 
 if TYPE_CHECKING:

@@ -10,8 +10,8 @@ from typing import Any
 import orjson
 from rich.console import Console
 
+from service.cli import jobs_view, jobs_watch
 from service.config import Settings
-from service.imports import jobs_view, jobs_watch
 from service.model.job import JobState
 from service.pipeline import job_events
 from service.store import db, jobs, outbox

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import structlog
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from service.metrics import REGISTRY
+from service.runtime.metrics import REGISTRY
 
 log = structlog.get_logger(__name__)
 

@@ -11,10 +11,10 @@ import asyncpg
 
 from service.catalog import store
 from service.catalog.model import Campaign, Catalog, PhonePolicy
+from service.cli.console import CliError, confirm, print_json, print_one, print_rows, read_secret
 from service.model.contact import MatchOn, MatchPolicy, MatchScope
 from service.model.localtime import zone_error
 from service.model.phones import region_code
-from service.ops.cli_io import CliError, confirm, print_json, print_one, print_rows, read_secret
 
 Handler = Callable[[asyncpg.Connection, argparse.Namespace], Awaitable[None]]
 CAMPAIGN_COLUMNS = ("tenant", "campaign", "name", "key_field", "region", "timezone", "match_on", "phone_policy")

@@ -13,8 +13,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from service.cli.console import add_json_flag, confirm, print_json, print_rows
 from service.config import Settings
-from service.ops.cli_io import add_json_flag, confirm, print_json, print_rows
 from service.store import db, parked
 
 COMMAND = "parked"

@@ -8,11 +8,11 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from service.cli.console import add_json_flag, confirm, print_json, print_rows
 from service.config import Settings
 from service.dialects.base import parse_datetime
 from service.model.dnc import GLOBAL
 from service.model.phones import normalise, region_code
-from service.ops.cli_io import add_json_flag, confirm, print_json, print_rows
 from service.store import db
 from service.store import dnc as store
 

@@ -14,16 +14,16 @@ from typing import Any
 import asyncpg
 from pydantic import ValidationError
 
-from service.catalog import cli as catalog_cli
+from service.cli import catalog as catalog_cli
+from service.cli import dnc as dnc_cli
+from service.cli import erase as erase_cli
+from service.cli import jobs as jobs_cli
+from service.cli import parked as parked_cli
+from service.cli import servers as imports_cli
+from service.cli.console import CliError
 from service.config import Settings
 from service.errors import TransientError
-from service.imports import cli as imports_cli
-from service.imports import jobs_cli
-from service.ops import dnc as dnc_cli
-from service.ops import erase as erase_cli
-from service.ops import logs
-from service.ops import parked as parked_cli
-from service.ops.cli_io import CliError
+from service.runtime import logs
 
 # The commands with a module of their own: each has register(sub), COMMAND or COMMANDS, and
 # run(settings, args) -> exit status (None: 0); it runs on a migrated database.
@@ -151,7 +151,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
         asyncio.run(serve(settings))
     elif args.command == "dev":
-        from service.ops import devstack
+        from service.cli import devstack
 
         return devstack.run(args.kafka_port)
     elif args.command == "migrate":
@@ -166,16 +166,16 @@ def _dispatch(args: argparse.Namespace) -> int:
         wanted = (settings.input_topic, settings.results_topic, settings.dead_letter_topic, settings.jobs_topic)
         print(f"topics ready: {', '.join(wanted)}")
     elif args.command == "produce":
-        from service.ops.tools import produce_file
+        from service.cli.tools import produce_file
 
         count = asyncio.run(produce_file(settings, args.file, args.dialect, args.topic))
         print(f"published {count} event(s)", file=sys.stderr)
     elif args.command == "results":
-        from service.ops.tools import read_results
+        from service.cli.tools import read_results
 
         asyncio.run(read_results(settings, args.topic, args.idle, args.max, args.full))
     elif args.command == "dead-letters":
-        from service.ops.deadletters import replay as replay_dead_letters
+        from service.cli.deadletters import replay as replay_dead_letters
 
         report = asyncio.run(
             replay_dead_letters(

@@ -1,6 +1,6 @@
 """File servers registered by id per tenant (the iSales ``serverId``): SFTP host, login, base path.
 
-Passwords are sealed (``secrets.seal``) in the table and unsealed only when a server is read for a
+Passwords are sealed (``sealing.seal``) in the table and unsealed only when a server is read for a
 fetch. ``FileServer.spec`` joins the base path, the request's ``filePath`` and ``fileName`` so that
 the result never leaves the base path.
 """
@@ -15,8 +15,8 @@ import asyncpg
 from pydantic import SecretStr
 
 from service.config import Settings
-from service.imports.secrets import seal, unseal
-from service.imports.sources import SourceError, SourceSpec
+from service.runtime.egress import SourceError, SourceSpec
+from service.sealing import seal, unseal
 
 
 @dataclass(frozen=True)

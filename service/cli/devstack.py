@@ -27,8 +27,8 @@ from typing import IO, Any
 
 from pydantic import SecretStr
 
+from service.cli.embedded import EMBEDDED_TOPICS, FETCH_MAX_WAIT_MS, Broker, Database, StackError
 from service.config import Settings
-from service.ops.embedded import EMBEDDED_TOPICS, FETCH_MAX_WAIT_MS, Broker, Database, StackError
 
 DEFAULT_KAFKA_PORT = 9092
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
@@ -71,7 +71,7 @@ class DevStack:
         if "CIS_DATABASE_URL" not in env:
             self._start_database()
         if "CIS_IMPORT_SECRET_KEY" not in env:
-            from service.imports.secrets import dev_key
+            from service.sealing import dev_key
 
             self.overrides["import_secret_key"] = SecretStr(dev_key(self.state))
         settings = self.settings.model_copy(update=self.overrides)

@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 from aiokafka import TopicPartition
 
+from service.cli.console import CliError
 from service.config import Settings
 from service.kafka import clients
-from service.ops.cli_io import CliError
 
 
 def load_events(text: str) -> list[Any]:

@@ -1,0 +1,1 @@
+"""``contact-import``: one module per command group; ``main`` dispatches."""

@@ -1,1 +1,0 @@
-"""Operations: JSON logs, the metrics and health endpoint, the embedded dev stack."""

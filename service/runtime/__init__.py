@@ -1,0 +1,1 @@
+"""Building blocks every layer may use: metrics, the HTTP endpoint, JSON logs, fail points."""
