@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -55,7 +55,7 @@ class Engine:
         self._producer: AIOKafkaProducer | None = None
         self._reader: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
-        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        self._waiters: dict[str, list[_Waiter]] = {}
 
     async def start(self) -> None:
         self._producer = clients.producer(self._s, acks="all", request_timeout_ms=5000)
@@ -76,22 +76,24 @@ class Engine:
             if client is not None:
                 await client.stop()
 
-    async def submit(self, dialect: str, tenant: str, data: Any, eid: str) -> Answer:
+    async def submit(self, dialect: str, tenant: str | None, data: Any, eid: str) -> Answer:
         """Publish the event (unless its outcomes exist already) and wait for them a while."""
         stored = await self.outcomes(eid)
         if stored is not None:
             return Answer(eid, stored)
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.setdefault(eid, []).append(done)
+        waiter = _Waiter()
+        self._waiters.setdefault(eid, []).append(waiter)
         try:
             await self._publish(dialect, tenant, data, eid)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(done), self._s.frontdoor_wait_s)
-            return Answer(eid, await self.outcomes(eid))
+                await asyncio.wait_for(waiter.arrived.wait(), self._s.frontdoor_wait_s)
+            # the stored outcomes are the whole answer; an event that claimed no id (a refused login,
+            # denied access) is not stored, and its outcomes are those the results topic carried
+            return Answer(eid, await self.outcomes(eid) or _ordered(waiter.seen) or None)
         finally:
             waiting = self._waiters.get(eid, [])
-            if done in waiting:
-                waiting.remove(done)
+            if waiter in waiting:
+                waiting.remove(waiter)
             if not waiting:
                 self._waiters.pop(eid, None)
 
@@ -105,17 +107,24 @@ class Engine:
         )
         if not rows:
             return None
-        found = [orjson.loads(r["payload"])["data"] for r in rows]
-        return sorted(found, key=lambda o: int(o.get("record_index", 0)))
+        return _ordered([orjson.loads(r["payload"])["data"] for r in rows])
 
-    async def _publish(self, dialect: str, tenant: str, data: Any, eid: str) -> None:
+    async def _publish(self, dialect: str, tenant: str | None, data: Any, eid: str) -> None:
+        """Structured mode for JSON data; binary mode (ce_* headers) for text data (importWS)."""
         assert self._producer is not None
-        event = {"specversion": "1.0", "id": eid, "source": EVENT_SOURCE, "type": dialect, "tenant": tenant}
-        value = orjson.dumps({**event, "datacontenttype": "application/json", "data": data})
-        headers = [("content-type", b"application/cloudevents+json")]
+        attrs = {"specversion": "1.0", "id": eid, "source": EVENT_SOURCE, "type": dialect}
+        if tenant:
+            attrs["tenant"] = tenant
+        if isinstance(data, bytes):
+            value = data
+            headers = [(f"ce_{k}", v.encode()) for k, v in attrs.items()]
+        else:
+            value = orjson.dumps({**attrs, "datacontenttype": "application/json", "data": data})
+            headers = [("content-type", b"application/cloudevents+json")]
+        key = (tenant or "").encode()
         try:
             await asyncio.wait_for(
-                self._producer.send_and_wait(self._s.input_topic, value, key=tenant.encode(), headers=headers),
+                self._producer.send_and_wait(self._s.input_topic, value, key=key, headers=headers),
                 self._s.frontdoor_wait_s,
             )
         except (KafkaError, TimeoutError) as exc:
@@ -137,12 +146,25 @@ class Engine:
 
     def _wake(self, value: bytes | None) -> None:
         try:
-            eid = orjson.loads(value or b"{}").get("data", {}).get("event_id")
+            data = orjson.loads(value or b"{}").get("data")
         except (orjson.JSONDecodeError, AttributeError):
             return
-        for done in self._waiters.get(eid, []) if isinstance(eid, str) else []:
-            if not done.done():
-                done.set_result(None)
+        eid = data.get("event_id") if isinstance(data, dict) else None
+        for waiter in self._waiters.get(eid, []) if isinstance(eid, str) else []:
+            waiter.seen.append(data)
+            waiter.arrived.set()
+
+
+@dataclass(slots=True)
+class _Waiter:
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)
+    seen: list[dict[str, Any]] = field(default_factory=list)  # the event's outcomes on the results topic
+
+
+def _ordered(outcomes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """In record order, each record once (a replay may repeat them)."""
+    by_index = {int(o.get("record_index", 0)): o for o in outcomes}
+    return [by_index[i] for i in sorted(by_index)]
 
 
 async def _partitions(reader: AIOKafkaConsumer, topic: str) -> list[int]:

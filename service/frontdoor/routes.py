@@ -8,7 +8,7 @@ from typing import Any
 import orjson
 import structlog
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from service.config import Settings
@@ -54,9 +54,25 @@ class Door:
         except orjson.JSONDecodeError:
             raise Refused(400, "the body is not JSON") from None
 
-    async def run(self, request: Request, dialect: str, caller: Caller, data: Any, render: Render) -> Response:
-        """Publish the event and answer the dialect's native response, 202 while pending, 503 broker down."""
-        eid = event_id(caller.tenant, request.headers.get("idempotency-key"))
+    async def run(
+        self,
+        request: Request,
+        dialect: str,
+        caller: Caller,
+        data: Any,
+        render: Render,
+        *,
+        key: str | None = None,
+        salt: str = "",
+    ) -> Response:
+        """Publish the event and answer the dialect's native response, 202 while pending, 503 broker down.
+        ``key``: what makes the request the same event without an Idempotency-Key (a CloudEvent's id);
+        ``salt``: mixed into an Idempotency-Key where the caller is not authenticated before the
+        pipeline (importWS: the request itself, so nobody without the password gets its event id)."""
+        if isinstance(data, dict) and data.get("tenant") not in (None, caller.tenant):
+            raise Refused(403, "a caller writes only its own tenant")
+        idempotency = request.headers.get("idempotency-key")
+        eid = event_id(caller.tenant, f"{idempotency}\x1f{salt}" if idempotency else key)
         try:
             answer = await self.engine.submit(dialect, caller.tenant, data, eid)
         except BrokerUnavailable:
@@ -106,12 +122,24 @@ def native_single(outcomes: list[dict[str, Any]]) -> Response:
     return JSONResponse(native, status_code=status if isinstance(status, int) else 200)
 
 
+def native_text(outcomes: list[dict[str, Any]]) -> Response:
+    """importWS: the ``|Retuen|…`` text."""
+    return PlainTextResponse("".join(str(o.get("native") or "") for o in outcomes))
+
+
+def all_outcomes(outcomes: list[dict[str, Any]]) -> Response:
+    """contact.v1: the outcomes themselves."""
+    return JSONResponse({"event_id": outcomes[0]["event_id"], "outcomes": outcomes})
+
+
 def routes(prefix: str, door: Door) -> list[BaseRoute]:
     from service.frontdoor import vendors  # the endpoints, one function each
 
     table: list[tuple[str, str, list[str], Callable[[Door, Request], Awaitable[Response]]]] = [
         ("thulium.records", "/api/batch/crm_outbounds/{id}/records", ["POST"], vendors.thulium),
         ("dialler.import", "/dialler/contacts/import", ["POST"], vendors.dialler),
+        ("importws.import", "/importws", ["GET", "POST"], vendors.importws),
+        ("contact_v1.events", "/events", ["POST"], vendors.cloudevent),
         ("events.get", "/events/{event_id}", ["GET"], vendors.event),
     ]
 
