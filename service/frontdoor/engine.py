@@ -28,6 +28,7 @@ from service.kafka import clients
 log = structlog.get_logger(__name__)
 
 EVENT_SOURCE = "contact-import-frontdoor"
+PUBLISH_TIMEOUT_S = 10.0  # an unacknowledged event after this: 503, the client retries (same key: same event)
 _KEY_NS = uuid.UUID("3f0c6a52-8d1e-4b7a-9e25-4c61d0a8f7b3")
 
 
@@ -125,7 +126,7 @@ class Engine:
         try:
             await asyncio.wait_for(
                 self._producer.send_and_wait(self._s.input_topic, value, key=key, headers=headers),
-                self._s.frontdoor_wait_s,
+                PUBLISH_TIMEOUT_S,
             )
         except (KafkaError, TimeoutError) as exc:
             log.warning("front-door event not published", error=type(exc).__name__)
