@@ -13,6 +13,7 @@ from service.catalog.cache import CatalogCache
 from service.config import Settings
 from service.dialects import default_registry
 from service.errors import TransientError
+from service.frontdoor.server import FrontDoor
 from service.imports.runner import JobRunner
 from service.kafka import clients
 from service.kafka.consumer import ConsumerLoop
@@ -54,6 +55,7 @@ class App:
         self._relay: Relay | None = None
         self._runner: JobRunner | None = None
         self.http: HealthServer | None = None
+        self.frontdoor: FrontDoor | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -92,6 +94,9 @@ class App:
         self._runner = runner = JobRunner(s, pool, registry, catalog, relay.wake)
         self.http = HealthServer(s.http_host, s.http_port, self._ready)
         await self.http.start()
+        if s.frontdoor_enabled:
+            self.frontdoor = FrontDoor(s, pool, catalog)
+            await self.frontdoor.start()
         log.info("service started", input_topic=s.input_topic, group=s.group_id, dialects=registry.names())
         relay_task = asyncio.create_task(relay.run(), name="relay")
         loop_task = asyncio.create_task(loop.run(), name="consumer")
@@ -105,6 +110,8 @@ class App:
                 task.result()  # a crashed task is a crashed service
         finally:
             log.info("service stopping")
+            if self.frontdoor is not None:
+                await self.frontdoor.stop()  # no new requests: what is in flight is published already
             loop.stop()
             runner.stop()  # the job in flight stops at its next step and gives its lease back
             await asyncio.wait({loop_task, jobs_task}, timeout=30)

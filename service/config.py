@@ -207,6 +207,27 @@ class Settings(BaseSettings):
     # HTTP (metrics and health)
     http_host: str = Field("0.0.0.0", description="Address of the metrics and health endpoint.")
     http_port: int = Field(8080, description="Port of /metrics, /healthz and /readyz.")
+    frontdoor_enabled: bool = Field(
+        False, description="Serve the vendor-compatible HTTP front door (docs/frontdoor.md) on its own port."
+    )
+    frontdoor_port: int = Field(8081, description="Port of the front door (0: any free port, logged).")
+    frontdoor_prefix: str = Field("", description="Path prefix of every front-door route, e.g. /cis (empty: none).")
+    frontdoor_wait_s: float = Field(
+        5.0,
+        gt=0,
+        description="How long a front-door request waits for its outcomes; then it answers 202 and a Location to poll.",
+    )
+    frontdoor_max_body_bytes: int = Field(
+        1_048_576, ge=1024, description="Largest front-door request body; a larger one is refused with 413."
+    )
+    frontdoor_rate_per_s: float = Field(
+        20.0, ge=0, description="Front-door requests per second allowed to one user (0: no limit); more get 429."
+    )
+    frontdoor_rate_burst: int = Field(40, ge=1, description="Requests one user may send at once above that rate.")
+    frontdoor_tls_certfile: Path | None = Field(
+        None, description="TLS certificate of the front door (with the key); without it terminate TLS in front."
+    )
+    frontdoor_tls_keyfile: Path | None = Field(None, description="TLS key of the front door.")
 
     # Misc
     log_level: str = Field("INFO", description="Log level.")

@@ -57,7 +57,7 @@ def _user(sub: SubParsers) -> None:
     for verb in ("show", "add", "remove"):
         p[verb].add_argument("tenant")
         p[verb].add_argument("login")
-        p[verb].add_argument("--type", dest="usertype", choices=["agent", "account"], default="account")
+        p[verb].add_argument("--type", dest="usertype", choices=["agent", "account", "api"], default="account")
     p["add"].description = (
         "The password is read from stdin (--password-stdin), from an environment variable (--password-env"
         " NAME) or, in a terminal, asked for twice; never from the command line."

@@ -1,0 +1,1 @@
+"""The vendor-compatible HTTP front door: a thin producer in front of the same pipeline (docs/frontdoor.md)."""
