@@ -6,9 +6,10 @@ import asyncpg
 
 from service.catalog.cache import CatalogCache
 from service.config import Settings
+from service.frontdoor.door import Door
 from service.frontdoor.engine import Engine
 from service.frontdoor.guard import Guard
-from service.frontdoor.routes import Door, routes
+from service.frontdoor.routes import routes
 from service.runtime.http import HttpServer
 
 

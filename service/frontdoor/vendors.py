@@ -11,9 +11,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from service.frontdoor.door import Door, all_outcomes, native_map, native_single, native_text
 from service.frontdoor.engine import Answer
 from service.frontdoor.guard import Caller, Refused
-from service.frontdoor.routes import Door, all_outcomes, native_map, native_single, native_text
 
 CONTACT_V1 = "contact.v1"
 STRUCTURED = "application/cloudevents+json"
