@@ -146,6 +146,8 @@ class Engine:
                     self._wake(m.value)
 
     def _wake(self, value: bytes | None) -> None:
+        if not self._waiters:  # every outcome of every replica passes here: decode only when one is awaited
+            return
         try:
             data = orjson.loads(value or b"{}").get("data")
         except (orjson.JSONDecodeError, AttributeError):
